@@ -1,0 +1,293 @@
+"""Command line: `tradeformer data ...` and `tradeformer demo` (more stages join as they land)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from tradeformer import __version__
+from tradeformer.data.loading import LoadedBars, load_bars
+from tradeformer.data.resample import resample
+from tradeformer.data.schema import Timeframe
+from tradeformer.data.store import BarStore
+from tradeformer.data.validation import DataValidationError, ValidationReport
+
+app = typer.Typer(
+    name="tradeformer",
+    help="OHLCV bars -> features -> three-model ensemble -> trade signals, measured honestly.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+data_app = typer.Typer(help="Load, validate, import, download and inspect OHLCV bars.")
+app.add_typer(data_app, name="data")
+console = Console()
+err = Console(stderr=True)
+
+PolicyOpt = Annotated[
+    str,
+    typer.Option(
+        "--policy",
+        help="reject: fail on any error (default). repair: drop bad rows, sort, and report.",
+    ),
+]
+MinBarsOpt = Annotated[
+    int, typer.Option("--min-bars", help="Minimum bars per symbol (the model lookback).")
+]
+TzOpt = Annotated[
+    str, typer.Option("--tz", help="Time zone of intraday timestamps written without one.")
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"tradeformer {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
+    ] = False,
+) -> None:
+    """tradeformer command line."""
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _check_policy(policy: str) -> None:
+    if policy not in ("reject", "repair"):
+        _fail(f"--policy must be 'reject' or 'repair', not {policy!r}", 2)
+
+
+def _print_report(report: ValidationReport) -> None:
+    for r in report.repairs:
+        ex = f" e.g. {', '.join(r.examples[:3])}" if r.examples else ""
+        msg = escape(f"{r.symbol}: {r.rule.value}: {r.action} ({r.rows}){ex}")
+        console.print(f"[yellow]repaired[/] {msg}")
+    for w in report.warnings:
+        console.print(f"[yellow]warning[/] {escape(w.message)}", highlight=False)
+
+
+def _summary_table(loaded: LoadedBars, title: str) -> Table:
+    t = Table(title=title)
+    for col in ("symbol", "timeframe", "bars", "first", "last", "ann. vol", "total return"):
+        t.add_column(col, justify="right" if col not in ("symbol", "timeframe") else "left")
+    for sym in loaded.symbols:
+        f = loaded.bars[sym]
+        close = f["close"].to_numpy()
+        r = np.diff(np.log(close))
+        per_year = 252 if loaded.timeframes[sym] == "1D" else np.nan
+        vol = np.std(r) * np.sqrt(per_year) if r.size else np.nan
+        t.add_row(
+            sym,
+            loaded.timeframes[sym],
+            f"{len(f):,}",
+            _when(f["timestamp"].iloc[0]),
+            _when(f["timestamp"].iloc[-1]),
+            "-" if np.isnan(vol) else f"{vol:.1%}",
+            f"{close[-1] / close[0] - 1:+.1%}",
+        )
+    return t
+
+
+def _when(ts: pd.Timestamp) -> str:
+    if ts.tzinfo is None and ts == ts.normalize():
+        return str(ts.date())
+    return ts.strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _load(path: Path, policy: str, min_bars: int, adjust: bool, tz: str) -> LoadedBars:
+    _check_policy(policy)
+    try:
+        return load_bars(
+            path, policy=policy, min_bars=min_bars, adjust=adjust, default_tz=tz, progress=True
+        )
+    except (DataValidationError, FileNotFoundError, ValueError) as e:
+        _fail(str(e))
+        raise  # unreachable
+
+
+def _timeframes(text: str) -> list[str]:
+    try:
+        return [Timeframe.parse(t).value for t in text.split(",") if t.strip()]
+    except ValueError as e:
+        _fail(str(e), 2)
+        raise
+
+
+def _derived(
+    loaded: LoadedBars, targets: list[str], calendar: str
+) -> dict[str, dict[str, pd.DataFrame]]:
+    out: dict[str, dict[str, pd.DataFrame]] = {}
+    order = [t.value for t in Timeframe]
+    for tf in targets:
+        for sym, frame in loaded.bars.items():
+            src = loaded.timeframes[sym]
+            if src not in order or order.index(tf) <= order.index(src):
+                continue  # only coarser timeframes are derived
+            out.setdefault(tf, {})[sym] = resample(frame, tf, source=src, calendar=calendar)
+    return out
+
+
+def _write_store(
+    loaded: LoadedBars, out: Path, derived: list[str], calendar: str, source: str
+) -> BarStore:
+    tfs = set(loaded.timeframes.values())
+    if len(tfs) != 1:
+        _fail(f"symbols have different timeframes {sorted(tfs)}: import them separately")
+    base = tfs.pop()
+    store = BarStore(out)
+    by_tf = {base: loaded.bars, **_derived(loaded, derived, calendar)}
+    meta = {
+        "source": source,
+        "adjusted": loaded.adjusted,
+        "calendar": calendar,
+        "validation": loaded.report.to_dict(),
+    }
+    store.write_many(by_tf, meta=meta, base_timeframe=base)
+    return store
+
+
+@data_app.command("validate")
+def data_validate(
+    path: Annotated[Path, typer.Argument(help="A CSV/Parquet file or a directory of them.")],
+    policy: PolicyOpt = "reject",
+    min_bars: MinBarsOpt = 120,
+    tz: TzOpt = "America/New_York",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Validate bars; exit 1 listing every problem (symbol, row, timestamp, rule)."""
+    loaded = _load(path, policy, min_bars, False, tz)
+    if as_json:
+        rep = loaded.report.to_dict()
+        rep["symbols"] = {
+            s: {"timeframe": loaded.timeframes[s], "rows": len(loaded.bars[s])}
+            for s in loaded.symbols
+        }
+        console.print_json(json.dumps(rep, default=str))
+        return
+    _print_report(loaded.report)
+    console.print(_summary_table(loaded, f"{path}: {len(loaded.bars)} symbol(s) valid"))
+
+
+@data_app.command("import")
+def data_import(
+    path: Annotated[Path, typer.Argument(help="A CSV/Parquet file or a directory of them.")],
+    out: Annotated[Path, typer.Option("--out", help="Store directory (created if missing).")],
+    policy: PolicyOpt = "reject",
+    min_bars: MinBarsOpt = 120,
+    adjust: Annotated[
+        bool, typer.Option("--adjust/--no-adjust", help="Scale O/H/L/C by adj_close/close.")
+    ] = False,
+    derive: Annotated[
+        str, typer.Option("--derive", help="Coarser timeframes to derive, e.g. 1D,1W,1M.")
+    ] = "1W,1M",
+    calendar: Annotated[
+        str, typer.Option("--calendar", help="exchange_calendars name (XNYS, XLON, 24/7...).")
+    ] = "XNYS",
+    tz: TzOpt = "America/New_York",
+) -> None:
+    """Validate bars and write them (plus derived timeframes) into a Parquet store."""
+    loaded = _load(path, policy, min_bars, adjust, tz)
+    _print_report(loaded.report)
+    store = _write_store(loaded, out, _timeframes(derive), calendar, str(path))
+    counts = store.summary().groupby("timeframe").size().to_dict()
+    console.print(f"[green]imported[/] {len(loaded.bars)} symbol(s) into {out}: {counts}")
+
+
+@data_app.command("download")
+def data_download(
+    symbols: Annotated[list[str], typer.Argument(help="Ticker symbols, e.g. AAPL MSFT ^GSPC.")],
+    out: Annotated[Path, typer.Option("--out", help="Store directory (created if missing).")],
+    start: Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, typer.Option(help="End date, exclusive (YYYY-MM-DD).")] = None,
+    interval: Annotated[str, typer.Option(help="Yahoo interval: 1d, 1h, 1wk...")] = "1d",
+    policy: PolicyOpt = "reject",
+    min_bars: MinBarsOpt = 120,
+    adjust: Annotated[bool, typer.Option("--adjust/--no-adjust")] = False,
+    allow_missing: Annotated[
+        bool, typer.Option(help="Keep going when some symbols fail to download.")
+    ] = False,
+    derive: Annotated[str, typer.Option("--derive")] = "1W,1M",
+    calendar: Annotated[str, typer.Option("--calendar")] = "XNYS",
+) -> None:
+    """Download bars from Yahoo Finance (needs internet and the `yahoo` extra)."""
+    from tradeformer.data.download import DownloadError, download_bars
+
+    _check_policy(policy)
+    try:
+        loaded = download_bars(
+            symbols,
+            start=start,
+            end=end,
+            interval=interval,
+            policy=policy,
+            min_bars=min_bars,
+            adjust=adjust,
+            allow_missing=allow_missing,
+        )
+    except (DownloadError, DataValidationError, ValueError, RuntimeError) as e:
+        _fail(str(e))
+        raise
+    _print_report(loaded.report)
+    _write_store(loaded, out, _timeframes(derive), calendar, f"yahoo:{interval}")
+    console.print(f"[green]downloaded[/] {len(loaded.bars)} symbol(s) into {out}")
+
+
+@data_app.command("info")
+def data_info(
+    store: Annotated[Path, typer.Argument(help="Store directory.")],
+) -> None:
+    """Show what a store holds."""
+    try:
+        s = BarStore(store)
+        summary = s.summary()
+        meta = s.manifest.get("meta", {})
+    except (FileNotFoundError, ValueError) as e:
+        _fail(str(e))
+        raise
+    t = Table(title=f"{store} (base {s.default_timeframe()}, adjusted={meta.get('adjusted')})")
+    for col in summary.columns:
+        t.add_column(col)
+    for row in summary.itertuples(index=False):
+        t.add_row(*(str(v) for v in row))
+    console.print(t)
+
+
+@app.command("demo")
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Where the demo writes its outputs.")] = Path(
+        "demo_output"
+    ),
+) -> None:
+    """Offline end-to-end run on the bundled sample (grows with every pipeline stage)."""
+    from tradeformer.data.sample import sample_path
+
+    console.rule("tradeformer demo: bundled sample (GSPC, IXIC, MSFT daily)")
+    loaded = _load(sample_path(), "reject", 120, False, "America/New_York")
+    _print_report(loaded.report)
+    console.print(_summary_table(loaded, "validated bars"))
+    store = _write_store(loaded, out / "store", ["1W", "1M"], "XNYS", "bundled sample")
+    weekly = store.read("GSPC", "1W")
+    console.print(
+        f"store: {out / 'store'} ({', '.join(store.timeframes())}); "
+        f"GSPC weekly bars: {len(weekly)}, last complete: "
+        f"{weekly.loc[weekly['complete'], 'timestamp'].iloc[-1].date()}"
+    )
+    console.print("[green]demo finished[/] (features, models and backtest join as they land)")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,287 @@
+"""Load OHLCV bars for many symbols from CSV/Parquet files or one long table.
+
+Column names are mapped through aliases (`Date`, `Datetime`, `Open`, `Adj Close`, any case).
+Date-level bars become naive midnight timestamps (the trading date); intraday bars become
+tz-aware UTC. Loading validates everything first and either raises one error listing every
+problem (``reject``) or applies explicit, reported repairs (``repair``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.progress import track
+
+from tradeformer.data.adjust import adjust_ohlc
+from tradeformer.data.schema import OHLCV_COLUMNS, SYMBOL, TIMESTAMP, canonical_column
+from tradeformer.data.timeframes import infer_timeframe
+from tradeformer.data.validation import (
+    DataValidationError,
+    Issue,
+    Policy,
+    Rule,
+    ValidationReport,
+    repair_bars,
+    validate_bars,
+)
+
+DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq", ".txt")
+_OFFSET_RE = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+
+
+@dataclass
+class LoadedBars:
+    """Validated bars per symbol with their inferred timeframe and the validation report."""
+
+    bars: dict[str, pd.DataFrame]
+    timeframes: dict[str, str]
+    report: ValidationReport = field(default_factory=ValidationReport)
+    sources: dict[str, str] = field(default_factory=dict)
+    adjusted: bool = False
+
+    @property
+    def symbols(self) -> list[str]:
+        return sorted(self.bars)
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for s in DATA_SUFFIXES:
+        if name.endswith(s):
+            return s
+    return ""
+
+
+def data_files(path: Path) -> list[Path]:
+    """CSV/Parquet files in a directory (sorted), or the file itself."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file or directory: {path}")
+    if path.is_file():
+        if not _suffix(path):
+            raise ValueError(f"{path}: not a CSV or Parquet file ({', '.join(DATA_SUFFIXES)})")
+        return [path]
+    files = sorted(p for p in path.iterdir() if p.is_file() and _suffix(p))
+    if not files:
+        raise ValueError(f"{path}: no CSV or Parquet files found")
+    return files
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read one CSV or Parquet file as it is (no conversion yet)."""
+    s = _suffix(Path(path))
+    if s in (".parquet", ".pq"):
+        df = pd.read_parquet(path)
+    else:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if not isinstance(df.index, pd.RangeIndex):  # e.g. a saved yfinance frame with a Date index
+        df = df.reset_index()
+    return df
+
+
+def symbol_from_path(path: Path) -> str:
+    name = Path(path).name
+    s = _suffix(Path(path))
+    return name[: len(name) - len(s)] if s else Path(path).stem
+
+
+def _rename(raw: pd.DataFrame) -> pd.DataFrame:
+    mapping: dict[object, str] = {}
+    for col in raw.columns:
+        canon = canonical_column(col)
+        if canon and canon not in mapping.values():
+            mapping[col] = canon
+    keep = list(mapping)
+    return raw[keep].rename(columns=mapping)
+
+
+def parse_timestamps(
+    values: pd.Series, *, default_tz: str = "America/New_York"
+) -> tuple[pd.Series, bool]:
+    """Parse to naive dates (daily) or UTC timestamps (intraday); NaT where unparsable.
+
+    Returns the parsed series and whether a naive intraday clock was localised to `default_tz`.
+    """
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        ts = values
+    else:
+        text = values.astype(str).str.strip()
+        has_offset = text.str.contains(_OFFSET_RE, na=False)
+        if has_offset.any():
+            ts = pd.to_datetime(text, errors="coerce", utc=True, format="mixed")
+            if (~has_offset & (text != "")).any():  # naive strings in an offset column
+                ts = ts.where(has_offset)
+        else:
+            ts = pd.to_datetime(text, errors="coerce", format="mixed")
+    assumed = False
+    valid = ts.dropna()
+    if isinstance(ts.dtype, pd.DatetimeTZDtype):
+        # a tz-aware column whose times are all local midnights is a daily column (yfinance)
+        if len(valid) and (valid.dt.normalize() == valid).all():
+            ts = ts.dt.tz_localize(None).dt.normalize()
+        else:
+            ts = ts.dt.tz_convert("UTC")
+    elif len(valid) and not (valid.dt.normalize() == valid).all():
+        ts = ts.dt.tz_localize(default_tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
+        assumed = True
+    return ts.astype(_ns_dtype(ts)), assumed
+
+
+def _ns_dtype(ts: pd.Series):
+    if isinstance(ts.dtype, pd.DatetimeTZDtype):
+        return pd.DatetimeTZDtype("ns", ts.dt.tz)
+    return "datetime64[ns]"
+
+
+def normalize_table(
+    raw: pd.DataFrame, *, symbol: str, source: str = "", default_tz: str = "America/New_York"
+) -> tuple[pd.DataFrame, list[Issue]]:
+    """Canonical columns, parsed timestamps and float prices; issues for unparsable values."""
+    df = _rename(raw)
+    issues: list[Issue] = []
+    if TIMESTAMP not in df.columns:
+        return df, []  # validate_bars reports the missing column
+    raw_ts = df[TIMESTAMP]
+    ts, assumed = parse_timestamps(raw_ts, default_tz=default_tz)
+    bad = ts.isna().to_numpy() & ~raw_ts.isna().to_numpy()
+    df = df.copy()
+    df[TIMESTAMP] = ts
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        issues.append(
+            Issue(
+                symbol,
+                Rule.UNPARSABLE_TIMESTAMP,
+                f"cannot parse timestamp {str(raw_ts.iloc[rows[0]])!r}",
+                count=int(rows.size),
+                rows=tuple(int(r) for r in rows[:5]),
+                timestamps=tuple(str(raw_ts.iloc[r]) for r in rows[:5]),
+                source=source,
+            )
+        )
+    if assumed:
+        issues.append(
+            Issue(
+                symbol,
+                Rule.ASSUMED_TIMEZONE,
+                f"intraday timestamps without a time zone were read as {default_tz}",
+                source=source,
+            )
+        )
+    for col in (*OHLCV_COLUMNS, "adj_close"):
+        if col in df.columns and not pd.api.types.is_float_dtype(df[col].dtype):
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
+    cols = [c for c in (TIMESTAMP, *OHLCV_COLUMNS, "adj_close", SYMBOL) if c in df.columns]
+    return df[cols], issues
+
+
+def _split_long(df: pd.DataFrame, default_symbol: str) -> dict[str, pd.DataFrame]:
+    if SYMBOL not in df.columns:
+        return {default_symbol: df}
+    groups = {}
+    for sym, g in df.groupby(df[SYMBOL].astype(str), sort=True):
+        groups[str(sym)] = g.drop(columns=SYMBOL).reset_index(drop=True)
+    return groups
+
+
+def load_bars(
+    path: str | Path | Iterable[str | Path],
+    *,
+    policy: Policy = "reject",
+    min_bars: int = 120,
+    adjust: bool = False,
+    symbols: Iterable[str] | None = None,
+    default_tz: str = "America/New_York",
+    progress: bool = False,
+) -> LoadedBars:
+    """Load, normalise and validate bars for every symbol found at `path`.
+
+    `path` is a directory of per-symbol files, one file (per-symbol, or long with a `symbol`
+    column), or a list of those. Raises DataValidationError (reject) listing every problem.
+    """
+    if policy not in ("reject", "repair"):
+        raise ValueError(f"policy must be 'reject' or 'repair', not {policy!r}")
+    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    files = [f for p in paths for f in data_files(Path(p))]
+    if progress and len(files) > 1:
+        files = track(files, description="reading bars", transient=True)
+    wanted = {s.upper() for s in symbols} if symbols else None
+
+    frames: dict[str, pd.DataFrame] = {}
+    sources: dict[str, str] = {}
+    parse_issues: dict[str, list[Issue]] = {}
+    report = ValidationReport()
+    for f in files:
+        raw = read_table(f)
+        for sym, part in _split_long(_rename_symbol_only(raw), symbol_from_path(f)).items():
+            if wanted and sym.upper() not in wanted:
+                continue
+            if sym in frames:
+                detail = f"symbol also found in {sources[sym]}"
+                report.issues.append(Issue(sym, Rule.DUPLICATE, detail, source=str(f)))
+                continue
+            frame, issues = normalize_table(part, symbol=sym, source=str(f), default_tz=default_tz)
+            frames[sym], sources[sym], parse_issues[sym] = frame, str(f), issues
+    if wanted:
+        for s in sorted(wanted - {k.upper() for k in frames}):
+            report.issues.append(Issue(s, Rule.EMPTY, "symbol not found in the data"))
+    return finalize_bars(
+        frames, sources, parse_issues, report, policy=policy, min_bars=min_bars, adjust=adjust
+    )
+
+
+def finalize_bars(
+    frames: dict[str, pd.DataFrame],
+    sources: dict[str, str],
+    parse_issues: dict[str, list[Issue]],
+    report: ValidationReport,
+    *,
+    policy: Policy,
+    min_bars: int,
+    adjust: bool,
+) -> LoadedBars:
+    """Validate normalised frames, repair if asked, raise on errors, adjust, infer timeframes."""
+    final: dict[str, pd.DataFrame] = {}
+    for sym, frame in frames.items():
+        parsed = parse_issues.get(sym, [])
+        issues = parsed + _validate(sym, frame, min_bars, sources.get(sym, ""), parsed)
+        if policy == "repair" and any(i.severity == "error" for i in issues):
+            frame, repairs = repair_bars(sym, frame, issues)
+            report.repairs.extend(repairs)
+            issues = [i for i in parsed if i.severity == "warning"]
+            issues += validate_bars(sym, frame, min_bars=min_bars, source=sources.get(sym, ""))
+        report.issues.extend(issues)
+        final[sym] = frame
+    if report.errors:
+        raise DataValidationError(report.errors)
+
+    timeframes: dict[str, str] = {}
+    for sym, frame in final.items():
+        timeframes[sym] = infer_timeframe(frame[TIMESTAMP])
+        if adjust:
+            frame = adjust_ohlc(frame, symbol=sym)
+        final[sym] = frame.reset_index(drop=True)
+    return LoadedBars(final, timeframes, report, sources, adjusted=adjust)
+
+
+def _validate(
+    sym: str, frame: pd.DataFrame, min_bars: int, source: str, parsed: list[Issue]
+) -> list[Issue]:
+    """validate_bars, minus the NaT rows that normalize_table already reported verbatim."""
+    issues = validate_bars(sym, frame, min_bars=min_bars, source=source)
+    if any(i.rule is Rule.UNPARSABLE_TIMESTAMP for i in parsed):
+        issues = [i for i in issues if i.rule is not Rule.UNPARSABLE_TIMESTAMP]
+    return issues
+
+
+def _rename_symbol_only(raw: pd.DataFrame) -> pd.DataFrame:
+    """Rename a symbol/ticker column so long tables can be split before normalising."""
+    for col in raw.columns:
+        if canonical_column(col) == SYMBOL:
+            return raw.rename(columns={col: SYMBOL})
+    return raw

@@ -1,0 +1,191 @@
+"""Parquet bar store: one file per symbol per timeframe, plus `manifest.json`.
+
+Layout: `<root>/<timeframe>/<SYMBOL>.parquet` and `<root>/manifest.json`. Writes are staged in a
+temporary folder and moved into place only when every file is written, so a failure never
+leaves partial output; the manifest is replaced last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tradeformer import __version__
+from tradeformer.data.schema import TIMESTAMP, to_ns
+
+MANIFEST = "manifest.json"
+FORMAT = "tradeformer-bar-store"
+FORMAT_VERSION = 1
+_SAFE = re.compile(r"[^A-Za-z0-9._^=+-]")
+
+
+def safe_name(symbol: str) -> str:
+    """File-system safe file stem for a symbol (`BTC/USD` -> `BTC_USD`)."""
+    return _SAFE.sub("_", symbol)
+
+
+def frame_fingerprint(frame: pd.DataFrame) -> str:
+    """sha256 of a frame's column names and values (independent of the Parquet writer)."""
+    h = hashlib.sha256()
+    for col in frame.columns:
+        h.update(str(col).encode())
+        s = frame[col]
+        if pd.api.types.is_datetime64_any_dtype(s.dtype):
+            h.update(to_ns(s).tobytes())
+        elif pd.api.types.is_bool_dtype(s.dtype):
+            h.update(s.to_numpy(dtype=bool).tobytes())
+        else:
+            h.update(np.ascontiguousarray(s.to_numpy(dtype="float64")).tobytes())
+    return h.hexdigest()
+
+
+class BarStore:
+    """A directory of validated bars (see module docstring)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    # ----------------------------------------------------------------- reading
+    @property
+    def manifest(self) -> dict:
+        p = self.root / MANIFEST
+        if not p.exists():
+            raise FileNotFoundError(
+                f"{self.root} is not a tradeformer store (no {MANIFEST}); "
+                "create one with `tradeformer data import` or `tradeformer data download`"
+            )
+        m = json.loads(p.read_text())
+        if m.get("format") != FORMAT:
+            raise ValueError(f"{p}: not a tradeformer bar store manifest")
+        return m
+
+    def exists(self) -> bool:
+        return (self.root / MANIFEST).exists()
+
+    def timeframes(self) -> list[str]:
+        return list(self.manifest["entries"])
+
+    def symbols(self, timeframe: str | None = None) -> list[str]:
+        entries = self.manifest["entries"]
+        tf = timeframe or self.default_timeframe()
+        if tf not in entries:
+            raise KeyError(f"timeframe {tf!r} not in store {self.root} (has {list(entries)})")
+        return sorted(entries[tf])
+
+    def default_timeframe(self) -> str:
+        m = self.manifest
+        return m.get("base_timeframe") or next(iter(m["entries"]))
+
+    def path(self, symbol: str, timeframe: str) -> Path:
+        return self.root / timeframe / f"{safe_name(symbol)}.parquet"
+
+    def read(self, symbol: str, timeframe: str | None = None) -> pd.DataFrame:
+        tf = timeframe or self.default_timeframe()
+        entries = self.manifest["entries"].get(tf, {})
+        if symbol not in entries:
+            raise KeyError(f"{symbol!r} ({tf}) not in store {self.root}")
+        return pd.read_parquet(self.root / entries[symbol]["file"])
+
+    def read_all(
+        self, timeframe: str | None = None, symbols: list[str] | None = None
+    ) -> dict[str, pd.DataFrame]:
+        tf = timeframe or self.default_timeframe()
+        return {s: self.read(s, tf) for s in (symbols or self.symbols(tf))}
+
+    def summary(self) -> pd.DataFrame:
+        rows = []
+        for tf, entries in self.manifest["entries"].items():
+            for sym, e in sorted(entries.items()):
+                rows.append(
+                    {"timeframe": tf, "symbol": sym, **{k: e[k] for k in ("rows", "start", "end")}}
+                )
+        return pd.DataFrame(rows)
+
+    # ----------------------------------------------------------------- writing
+    def write(
+        self,
+        bars: dict[str, pd.DataFrame],
+        timeframe: str,
+        *,
+        meta: dict | None = None,
+        base: bool = True,
+    ) -> list[Path]:
+        """Write every symbol's frame for one timeframe atomically; update the manifest."""
+        return self.write_many(
+            {timeframe: bars}, meta=meta, base_timeframe=timeframe if base else None
+        )
+
+    def write_many(
+        self,
+        by_timeframe: dict[str, dict[str, pd.DataFrame]],
+        *,
+        meta: dict | None = None,
+        base_timeframe: str | None = None,
+    ) -> list[Path]:
+        """Write several timeframes at once (all staged, then moved); update the manifest."""
+        manifest = self.manifest if self.exists() else _new_manifest()
+        self.root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.root))
+        written: list[tuple[Path, Path]] = []
+        try:
+            for tf, bars in by_timeframe.items():
+                entries = manifest["entries"].setdefault(tf, {})
+                for sym, frame in bars.items():
+                    rel = Path(tf) / f"{safe_name(sym)}.parquet"
+                    tmp = staging / rel
+                    tmp.parent.mkdir(parents=True, exist_ok=True)
+                    frame.to_parquet(tmp, index=False, compression="zstd")
+                    written.append((tmp, self.root / rel))
+                    ts = frame[TIMESTAMP]
+                    entries[sym] = {
+                        "file": rel.as_posix(),
+                        "rows": len(frame),
+                        "start": str(ts.iloc[0]) if len(ts) else None,
+                        "end": str(ts.iloc[-1]) if len(ts) else None,
+                        "sha256": frame_fingerprint(frame),
+                    }
+            for tmp, final in written:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, final)
+            now = datetime.now(UTC).isoformat(timespec="seconds")
+            manifest["updated_at"] = now
+            manifest["tradeformer_version"] = __version__
+            if base_timeframe:
+                manifest["base_timeframe"] = base_timeframe
+            if meta:
+                manifest.setdefault("meta", {}).update(meta)
+            tmp_manifest = staging / MANIFEST
+            tmp_manifest.write_text(json.dumps(manifest, indent=2, default=str))
+            os.replace(tmp_manifest, self.root / MANIFEST)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return [final for _, final in written]
+
+    def fingerprint(self, timeframe: str | None = None, symbols: list[str] | None = None) -> str:
+        """One hash over the selected symbols' content hashes (a data fingerprint for caches)."""
+        tf = timeframe or self.default_timeframe()
+        entries = self.manifest["entries"][tf]
+        h = hashlib.sha256(tf.encode())
+        for s in sorted(symbols or entries):
+            h.update(s.encode() + entries[s]["sha256"].encode())
+        return h.hexdigest()
+
+
+def _new_manifest() -> dict:
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "created_at": now,
+        "updated_at": now,
+        "entries": {},
+    }

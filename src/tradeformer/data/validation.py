@@ -1,0 +1,302 @@
+"""Bar validation: one clear issue per problem (symbol, rule, first row/timestamp), and repairs.
+
+Rules are vectorised over a whole symbol. ``reject`` (default) raises on any error; ``repair``
+drops the offending rows (and sorts unsorted bars) and records every change in the report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from tradeformer.data.schema import OHLCV_COLUMNS, PRICE_COLUMNS, TIMESTAMP, to_ns
+
+Policy = Literal["reject", "repair"]
+MAX_EXAMPLES = 5
+
+
+class Rule(StrEnum):
+    """Validation rules; the value is what messages and reports show."""
+
+    MISSING_COLUMNS = "missing_columns"
+    UNPARSABLE_TIMESTAMP = "unparsable_timestamp"
+    UNSORTED = "unsorted_timestamps"
+    DUPLICATE = "duplicate_timestamp"
+    NAN_OR_INF = "nan_or_inf"
+    NON_POSITIVE_PRICE = "non_positive_price"
+    HIGH_BELOW_OPEN_CLOSE = "high_below_open_close"
+    LOW_ABOVE_OPEN_CLOSE = "low_above_open_close"
+    NEGATIVE_VOLUME = "negative_volume"
+    TOO_SHORT = "history_shorter_than_lookback"
+    MIXED_TIMEFRAME = "mixed_timeframes"
+    ZERO_VOLUME = "zero_volume"  # warning
+    ASSUMED_TIMEZONE = "naive_intraday_timezone_assumed"  # warning
+    EMPTY = "empty"
+    DOWNLOAD_FAILED = "download_failed"  # warning (only with allow_missing)
+
+
+ROW_RULES: frozenset[Rule] = frozenset(
+    {
+        Rule.UNPARSABLE_TIMESTAMP,
+        Rule.DUPLICATE,
+        Rule.NAN_OR_INF,
+        Rule.NON_POSITIVE_PRICE,
+        Rule.HIGH_BELOW_OPEN_CLOSE,
+        Rule.LOW_ABOVE_OPEN_CLOSE,
+        Rule.NEGATIVE_VOLUME,
+    }
+)
+WARNING_RULES: frozenset[Rule] = frozenset(
+    {Rule.ZERO_VOLUME, Rule.ASSUMED_TIMEZONE, Rule.DOWNLOAD_FAILED}
+)
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem of one symbol: which rule, how many rows, where it first happens."""
+
+    symbol: str
+    rule: Rule
+    detail: str
+    count: int = 1
+    rows: tuple[int, ...] = ()
+    timestamps: tuple[str, ...] = ()
+    source: str = ""
+
+    @property
+    def severity(self) -> str:
+        return "warning" if self.rule in WARNING_RULES else "error"
+
+    @property
+    def message(self) -> str:
+        where = ""
+        if self.rows:
+            ts = f" ({self.timestamps[0]})" if self.timestamps else ""
+            more = f" and {self.count - 1} more" if self.count > 1 else ""
+            where = f" at row {self.rows[0]}{ts}{more}"
+        src = f" [{self.source}]" if self.source else ""
+        return f"{self.symbol}: {self.rule.value}{where}: {self.detail}{src}"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["rule"] = self.rule.value
+        d["severity"] = self.severity
+        d["message"] = self.message
+        return d
+
+
+@dataclass(frozen=True)
+class Repair:
+    """A change made under the ``repair`` policy."""
+
+    symbol: str
+    rule: Rule
+    action: str
+    rows: int
+    examples: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["rule"] = self.rule.value
+        return d
+
+
+@dataclass
+class ValidationReport:
+    """All issues and repairs of one load."""
+
+    issues: list[Issue] = field(default_factory=list)
+    repairs: list[Repair] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "warning"]
+
+    def to_dict(self) -> dict:
+        return {
+            "errors": [i.to_dict() for i in self.errors],
+            "warnings": [i.to_dict() for i in self.warnings],
+            "repairs": [r.to_dict() for r in self.repairs],
+        }
+
+
+class DataValidationError(ValueError):
+    """Raised when bars break validation rules under the ``reject`` policy."""
+
+    def __init__(self, issues: list[Issue]):
+        self.issues = issues
+        lines = [f"{len(issues)} data problem(s):"] + [f"  - {i.message}" for i in issues]
+        super().__init__("\n".join(lines))
+
+
+def _ts_str(ts: pd.Series, rows: np.ndarray) -> tuple[str, ...]:
+    return tuple(str(ts.iloc[r]) for r in rows[:MAX_EXAMPLES])
+
+
+def _row_issue(
+    symbol: str, rule: Rule, mask: np.ndarray, ts: pd.Series, detail: str, source: str
+) -> Issue | None:
+    rows = np.flatnonzero(mask)
+    if rows.size == 0:
+        return None
+    return Issue(
+        symbol=symbol,
+        rule=rule,
+        detail=detail,
+        count=int(rows.size),
+        rows=tuple(int(r) for r in rows[:MAX_EXAMPLES]),
+        timestamps=_ts_str(ts, rows),
+        source=source,
+    )
+
+
+def row_masks(frame: pd.DataFrame) -> dict[Rule, tuple[np.ndarray, str]]:
+    """Boolean masks of offending rows for each row-level rule, with a detail message."""
+    ts = frame[TIMESTAMP]
+    out: dict[Rule, tuple[np.ndarray, str]] = {}
+    nat = ts.isna().to_numpy()
+    out[Rule.UNPARSABLE_TIMESTAMP] = (nat, "timestamp could not be parsed")
+    dup = (ts.duplicated(keep="first") & ~ts.isna()).to_numpy()
+    out[Rule.DUPLICATE] = (dup, "timestamp appears more than once (first kept under repair)")
+
+    vals = {c: frame[c].to_numpy(dtype="float64", na_value=np.nan) for c in OHLCV_COLUMNS}
+    if "adj_close" in frame.columns:
+        vals["adj_close"] = frame["adj_close"].to_numpy(dtype="float64", na_value=np.nan)
+    bad_cols = [c for c, v in vals.items() if not np.isfinite(v).all()]
+    nonfinite = np.zeros(len(frame), dtype=bool)
+    for c in bad_cols:
+        nonfinite |= ~np.isfinite(vals[c])
+    out[Rule.NAN_OR_INF] = (nonfinite, f"NaN, inf or non-numeric value in {', '.join(bad_cols)}")
+
+    o, h, lo, c = (vals[k] for k in PRICE_COLUMNS)
+    with np.errstate(invalid="ignore"):
+        price_cols = [*PRICE_COLUMNS, "adj_close"] if "adj_close" in vals else list(PRICE_COLUMNS)
+        nonpos = np.zeros(len(frame), dtype=bool)
+        for k in price_cols:
+            nonpos |= vals[k] <= 0
+        out[Rule.NON_POSITIVE_PRICE] = (nonpos, "price <= 0")
+        hi_bad = h < np.maximum(o, c)
+        lo_bad = lo > np.minimum(o, c)
+        out[Rule.NEGATIVE_VOLUME] = (vals["volume"] < 0, "volume < 0")
+    out[Rule.HIGH_BELOW_OPEN_CLOSE] = (hi_bad, "high < max(open, close)")
+    out[Rule.LOW_ABOVE_OPEN_CLOSE] = (lo_bad, "low > min(open, close)")
+    return out
+
+
+def _first_detail(rule: Rule, frame: pd.DataFrame, mask: np.ndarray, detail: str) -> str:
+    """Add the offending values of the first bad row to the detail message."""
+    r = int(np.flatnonzero(mask)[0])
+    row = frame.iloc[r]
+    if rule in (Rule.HIGH_BELOW_OPEN_CLOSE, Rule.LOW_ABOVE_OPEN_CLOSE, Rule.NON_POSITIVE_PRICE):
+        vals = ", ".join(f"{k}={row[k]:.6g}" for k in PRICE_COLUMNS)
+        return f"{detail} ({vals})"
+    if rule is Rule.NEGATIVE_VOLUME:
+        return f"{detail} (volume={row['volume']})"
+    return detail
+
+
+def unsorted_mask(ts: pd.Series) -> np.ndarray:
+    """Rows whose timestamp is earlier than one before it (ignores NaT)."""
+    v = to_ns(ts)
+    valid = ~ts.isna().to_numpy()
+    v = np.where(valid, v, np.iinfo(np.int64).min)
+    prev_max = np.maximum.accumulate(v)
+    prev_max = np.concatenate([[np.iinfo(np.int64).min], prev_max[:-1]])
+    return valid & (v < prev_max)
+
+
+def validate_bars(
+    symbol: str,
+    frame: pd.DataFrame,
+    *,
+    min_bars: int = 120,
+    source: str = "",
+    check_timeframe: bool = True,
+) -> list[Issue]:
+    """All issues of one symbol's normalised bars (canonical columns, parsed timestamps)."""
+    from tradeformer.data.timeframes import mixed_timeframe_issue
+
+    missing = [c for c in (TIMESTAMP, *OHLCV_COLUMNS) if c not in frame.columns]
+    if missing:
+        return [
+            Issue(
+                symbol,
+                Rule.MISSING_COLUMNS,
+                f"missing column(s) {', '.join(missing)}; found {list(frame.columns)}",
+                source=source,
+            )
+        ]
+    if len(frame) == 0:
+        return [Issue(symbol, Rule.EMPTY, "no rows", source=source)]
+
+    ts = frame[TIMESTAMP]
+    issues: list[Issue] = []
+    masks = row_masks(frame)
+    for rule, (mask, detail) in masks.items():
+        if mask.any():
+            issue = _row_issue(
+                symbol, rule, mask, ts, _first_detail(rule, frame, mask, detail), source
+            )
+            if issue:
+                issues.append(issue)
+    uns = unsorted_mask(ts)
+    if uns.any():
+        issue = _row_issue(
+            symbol, Rule.UNSORTED, uns, ts, "timestamp earlier than a previous row", source
+        )
+        if issue:
+            issues.append(issue)
+    with np.errstate(invalid="ignore"):
+        zero = frame["volume"].to_numpy(dtype="float64", na_value=np.nan) == 0
+    if zero.any():
+        issue = _row_issue(symbol, Rule.ZERO_VOLUME, zero, ts, "volume == 0 (kept)", source)
+        if issue:
+            issues.append(issue)
+
+    n_ok = int((~masks[Rule.UNPARSABLE_TIMESTAMP][0]).sum())
+    if n_ok < min_bars:
+        issues.append(
+            Issue(
+                symbol,
+                Rule.TOO_SHORT,
+                f"{n_ok} bars < lookback {min_bars}",
+                count=n_ok,
+                source=source,
+            )
+        )
+    if check_timeframe and n_ok >= 3:
+        mixed = mixed_timeframe_issue(symbol, ts.dropna().sort_values(), source=source)
+        if mixed is not None:
+            issues.append(mixed)
+    return issues
+
+
+def repair_bars(
+    symbol: str, frame: pd.DataFrame, issues: list[Issue]
+) -> tuple[pd.DataFrame, list[Repair]]:
+    """Drop rows breaking row-level rules and sort; return the repaired frame and the record."""
+    repairs: list[Repair] = []
+    rules = {i.rule for i in issues}
+    if Rule.UNSORTED in rules:
+        frame = frame.sort_values(TIMESTAMP, kind="stable", na_position="last")
+        frame = frame.reset_index(drop=True)
+        repairs.append(Repair(symbol, Rule.UNSORTED, "sorted by timestamp", len(frame)))
+    masks = row_masks(frame)
+    drop = np.zeros(len(frame), dtype=bool)
+    for rule in ROW_RULES & rules:
+        mask = masks[rule][0] & ~drop
+        if mask.any():
+            ex = _ts_str(frame[TIMESTAMP], np.flatnonzero(mask))
+            repairs.append(Repair(symbol, rule, "dropped rows", int(mask.sum()), ex))
+            drop |= mask
+    if drop.any():
+        frame = frame.loc[~drop].reset_index(drop=True)
+    return frame, repairs
