@@ -29,7 +29,7 @@ app = typer.Typer(
 data_app = typer.Typer(help="Load, validate, import, download and inspect OHLCV bars.")
 app.add_typer(data_app, name="data")
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 PolicyOpt = Annotated[
     str,

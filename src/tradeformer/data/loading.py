@@ -31,7 +31,7 @@ from tradeformer.data.validation import (
 )
 
 DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq", ".txt")
-_OFFSET_RE = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+_OFFSET_RE = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
 
 
 @dataclass

@@ -1,0 +1,83 @@
+"""CLI: validate, import, info, demo; clear non-zero exits; no partial output on failure."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from tradeformer.cli import app
+
+runner = CliRunner()
+
+
+def test_validate_real_daily_and_hourly(shared_data):
+    for folder in ("daily", "hourly"):
+        res = runner.invoke(app, ["data", "validate", str(shared_data / folder)])
+        assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["data", "validate", str(shared_data / "hourly"), "--json"])
+    rep = json.loads(res.output)
+    assert rep["errors"] == [] and rep["symbols"]["AAPL"]["timeframe"] == "1H"
+
+
+def test_validate_reports_problem_and_exits_1(aapl_daily, write_parquet):
+    bad = aapl_daily.copy()
+    bad.loc[321, "volume"] = -1
+    res = runner.invoke(app, ["data", "validate", str(write_parquet(bad))])
+    assert res.exit_code == 1
+    when = aapl_daily["timestamp"].iloc[321]
+    assert f"AAPL: negative_volume at row 321 ({when})" in res.output
+
+
+def test_import_is_all_or_nothing(aapl_daily, write_parquet, tmp_path):
+    folder = write_parquet(aapl_daily)
+    bad = aapl_daily.copy()
+    bad.loc[5, "close"] = float("nan")
+    write_parquet(bad, name="BAD")
+    out = tmp_path / "store"
+    res = runner.invoke(app, ["data", "import", str(folder), "--out", str(out)])
+    assert res.exit_code == 1
+    assert not out.exists() or not any(out.rglob("*"))
+    res = runner.invoke(
+        app, ["data", "import", str(folder), "--out", str(out), "--policy", "repair"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "repaired" in res.output
+    info = runner.invoke(app, ["data", "info", str(out)])
+    assert info.exit_code == 0 and "BAD" in info.output
+    assert len(pd.read_parquet(out / "1D" / "BAD.parquet")) == len(aapl_daily) - 1
+    assert (out / "1W" / "AAPL.parquet").exists() and (out / "1M" / "AAPL.parquet").exists()
+
+
+def test_import_hourly_derives_4h_and_daily(shared_data, tmp_path):
+    out = tmp_path / "h"
+    res = runner.invoke(
+        app,
+        [
+            "data",
+            "import",
+            str(shared_data / "hourly"),
+            "--out",
+            str(out),
+            "--derive",
+            "4H,1D,1W,1M",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    four = pd.read_parquet(out / "4H" / "AAPL.parquet")
+    assert four["n_bars"].max() == 4
+
+
+def test_bad_arguments(tmp_path):
+    assert runner.invoke(app, ["data", "validate", str(tmp_path / "x")]).exit_code == 1
+    res = runner.invoke(app, ["data", "validate", str(tmp_path), "--policy", "fix"])
+    assert res.exit_code == 2
+    assert runner.invoke(app, ["data", "info", str(tmp_path)]).exit_code == 1
+
+
+def test_demo_runs_offline(tmp_path):
+    res = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "demo" / "store" / "manifest.json").exists()
+    assert "demo finished" in res.output
