@@ -28,6 +28,8 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Load, validate, import, download and inspect OHLCV bars.")
 app.add_typer(data_app, name="data")
+features_app = typer.Typer(help="Build the 29 classical features and the labels.")
+app.add_typer(features_app, name="features")
 console = Console()
 err = Console(stderr=True, soft_wrap=True)
 
@@ -264,6 +266,55 @@ def data_info(
     for row in summary.itertuples(index=False):
         t.add_row(*(str(v) for v in row))
     console.print(t)
+
+
+@features_app.command("build")
+def features_build(
+    data: Annotated[Path, typer.Option("--data", help="Bar store (tradeformer data import).")],
+    out: Annotated[Path, typer.Option("--out", help="Output directory for feature tables.")],
+    timeframe: Annotated[
+        str | None, typer.Option(help="Bars to compute on (default: the store's base).")
+    ] = None,
+    symbols: Annotated[str | None, typer.Option(help="Comma-separated subset of symbols.")] = None,
+    horizons: Annotated[str, typer.Option(help="Label horizons in bars.")] = "3,5,10",
+    label_kind: Annotated[str, typer.Option(help="log or simple returns.")] = "log",
+    intraday: Annotated[
+        bool, typer.Option("--intraday/--no-intraday", help="MTF 4H/1H from intraday bars.")
+    ] = True,
+    workers: Annotated[int | None, typer.Option(help="Processes (default: all cores).")] = None,
+) -> None:
+    """Compute features + labels per symbol (cached: only changed symbols are recomputed)."""
+    from pydantic import ValidationError
+
+    from tradeformer.features.pipeline import FeatureConfig, build_features
+
+    try:
+        cfg = FeatureConfig(
+            timeframe=timeframe,
+            horizons=tuple(int(h) for h in horizons.split(",")),
+            label_kind=label_kind,
+            use_intraday=intraday,
+        )
+        sym_list = [s.strip() for s in symbols.split(",")] if symbols else None
+        m = build_features(data, out, cfg, symbols=sym_list, workers=workers)
+    except (ValidationError, ValueError, KeyError, FileNotFoundError) as e:
+        _fail(str(e))
+        raise
+    lb = m["last_build"]
+    unavailable = sorted(
+        {tf for e in m["symbols"].values() for tf, ok in e["mtf"]["available"].items() if not ok}
+    )
+    console.print(
+        f"[green]features[/] {len(m['symbols'])} symbol(s) ({m['timeframe']}) in {out}: "
+        f"{lb['computed']} computed, {lb['reused']} reused from cache; "
+        f"{len(m['columns'])} columns + {len(m['label_columns'])} labels, "
+        f"warm-up {m['warmup_bars']} bars"
+    )
+    if unavailable:
+        console.print(
+            f"[yellow]note[/] MTF {', '.join(unavailable)} unavailable for some symbols "
+            "(no intraday bars): those columns are 0 and flagged in manifest.json"
+        )
 
 
 @app.command("demo")

@@ -15,6 +15,7 @@ import pandas as pd
 from tradeformer.data.schema import TIMESTAMP, Timeframe, to_ns
 from tradeformer.data.sessions import (
     DEFAULT_CALENDAR,
+    SessionTable,
     bar_end_ns,
     month_start_ns,
     table_for,
@@ -58,6 +59,38 @@ def _aggregate(frame: pd.DataFrame, keys: np.ndarray) -> tuple[pd.DataFrame, np.
     return out, starts
 
 
+def _bucket_keys(
+    ts: np.ndarray, src: Timeframe, to: Timeframe, table: SessionTable
+) -> tuple[np.ndarray, ...]:
+    """Key (start, int64 ns) of the `to` bucket of every bar, with session day, bar end, close."""
+    day, bar_end = bar_end_ns(ts, src.is_intraday, src.minutes if src.is_intraday else None, table)
+    opens, closes, _ = table.bounds(day)
+    if to.is_intraday:
+        step = to.minutes * 60 * 10**9
+        keys = opens + (ts - opens) // step * step
+    elif to is Timeframe.D1:
+        keys = day
+    elif to is Timeframe.W1:
+        keys = week_start_ns(day)
+    else:
+        keys = month_start_ns(day)
+    return keys, day, bar_end, closes
+
+
+def period_keys(
+    frame: pd.DataFrame,
+    to: str | Timeframe,
+    *,
+    source: str | Timeframe,
+    calendar: str = DEFAULT_CALENDAR,
+) -> np.ndarray:
+    """Bucket key of every bar for timeframe `to` (bars with equal keys form one `to` bar)."""
+    to = Timeframe.parse(to) if isinstance(to, str) else to
+    src = Timeframe.parse(source) if isinstance(source, str) else source
+    ts = to_ns(frame[TIMESTAMP])
+    return _bucket_keys(ts, src, to, table_for(calendar, pd.Timestamp(ts[0])))[0]
+
+
 def _utc(ns: np.ndarray) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(ns.astype("datetime64[ns]")).tz_localize("UTC")
 
@@ -89,28 +122,20 @@ def resample(
 
     ts = to_ns(frame[TIMESTAMP])
     table = table_for(calendar, pd.Timestamp(ts[0]))
-    day, bar_end = bar_end_ns(ts, src.is_intraday, src.minutes if src.is_intraday else None, table)
-    opens, closes, _ = table.bounds(day)
+    keys, _, bar_end, closes = _bucket_keys(ts, src, to, table)
     data_end = bar_end[-1]
-
+    out, first = _aggregate(frame, keys)
+    pkeys = keys[first]
     if to.is_intraday:
         step = to.minutes * 60 * 10**9
-        start = opens + (ts - opens) // step * step
-        out, first = _aggregate(frame, start)
-        bstart = start[first]
-        avail = np.minimum(bstart + step, closes[first])
-        out.insert(0, TIMESTAMP, _utc(bstart))
+        out.insert(0, TIMESTAMP, _utc(pkeys))
+        avail = np.minimum(pkeys + step, closes[first])
     elif to is Timeframe.D1:
-        out, first = _aggregate(frame, day)
-        out.insert(0, TIMESTAMP, pd.DatetimeIndex(day[first].astype("datetime64[ns]")))
+        out.insert(0, TIMESTAMP, pd.DatetimeIndex(pkeys.astype("datetime64[ns]")))
         avail = closes[first]
     else:
-        weekly = to is Timeframe.W1
-        keys = week_start_ns(day) if weekly else month_start_ns(day)
-        out, first = _aggregate(frame, keys)
-        pkeys = keys[first]
         out.insert(0, TIMESTAMP, pd.DatetimeIndex(pkeys.astype("datetime64[ns]")))
-        avail = table.period_close(pkeys, weekly)
+        avail = table.period_close(pkeys, to is Timeframe.W1)
         # periods the calendar does not cover: the last observed session close
         ends = np.r_[first[1:], len(keys)] - 1
         avail = np.where(avail < 0, np.maximum.accumulate(closes)[ends], avail)
