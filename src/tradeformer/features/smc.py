@@ -66,19 +66,22 @@ def nearest_zone_distance(
     """Distance from close_t to the nearest zone known in (t - lookback, t], in ATRs, capped.
 
     Zone k (known at bar k, bounds bottom_k..top_k); loops over the `lookback` lags, each a
-    vectorised pass over all bars.
+    few in-place vectorised passes over contiguous slices of all bars.
     """
     n = len(close)
     best = np.full(n, np.inf)
-    idx = np.flatnonzero(known)
-    if idx.size:
-        for lag in range(min(lookback, n)):
-            src = idx[idx + lag < n]
-            if src.size == 0:
-                break
-            t = src + lag
-            d = np.maximum(np.maximum(bottom[src] - close[t], close[t] - top[src]), 0.0)
-            best[t] = np.minimum(best[t], d)
+    bot = np.where(known, bottom, np.nan)
+    top_ = np.where(known, top, np.nan)
+    below = np.empty(n)
+    above = np.empty(n)
+    for lag in range(min(lookback, n)):
+        m = n - lag
+        # zone known at k = t - lag; NaN (no zone) is ignored by fmin
+        np.subtract(bot[:m], close[lag:], out=below[:m])
+        np.subtract(close[lag:], top_[:m], out=above[:m])
+        np.maximum(below[:m], above[:m], out=below[:m])
+        np.fmin(best[lag:], below[:m], out=best[lag:])
+    np.maximum(best, 0.0, out=best)
     out = np.full(n, cap)
     has = np.isfinite(best)
     with np.errstate(invalid="ignore", divide="ignore"):

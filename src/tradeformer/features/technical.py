@@ -36,10 +36,11 @@ class TechnicalParams:
 
 def safe_div(num: np.ndarray, den: np.ndarray, fill: float) -> np.ndarray:
     """num / den, `fill` where den == 0 (NaN stays NaN)."""
-    out = np.full_like(num, np.nan)
-    ok = den != 0
-    np.divide(num, den, out=out, where=ok)
-    out[~ok & np.isfinite(den) & np.isfinite(num)] = fill
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = num / den
+    zero = den == 0
+    if zero.any():
+        out[zero & np.isfinite(num)] = fill
     return out
 
 
@@ -51,11 +52,22 @@ def ohlcv_arrays(bars: pd.DataFrame) -> tuple[np.ndarray, ...]:
     )
 
 
-def technical_features(bars: pd.DataFrame, params: TechnicalParams | None = None) -> pd.DataFrame:
-    """12 TA columns on the bars' index (NaN during each indicator's warm-up)."""
-    p = params or TechnicalParams()
-    _, h, lo, c, v = ohlcv_arrays(bars)
+def _nan_after(x: np.ndarray, start: int) -> np.ndarray:
+    """NaN positions from `start` on (after the warm-up)."""
+    m = np.isnan(x)
+    m[:start] = False
+    return m
 
+
+def technical_arrays(
+    h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray, p: TechnicalParams
+) -> dict[str, np.ndarray]:
+    """The 12 columns as float64 arrays (the hot path: TA-Lib calls + a few in-place ops).
+
+    Where a denominator is exactly 0 (flat prices, bars without volume) the documented
+    neutral value is used; NaN (warm-up) stays NaN.
+    """
+    n = len(c)
     rsi = talib.RSI(c, p.rsi)
     macd, signal, hist = talib.MACD(c, p.macd_fast, p.macd_slow, p.macd_signal)
     atr = talib.ATR(h, lo, c, p.atr)
@@ -64,32 +76,71 @@ def technical_features(bars: pd.DataFrame, params: TechnicalParams | None = None
     obv = talib.OBV(c, v)
     ema_f = talib.EMA(c, p.ema_fast)
     ema_s = talib.EMA(c, p.ema_slow)
-    vol_avg = talib.SMA(v, p.volume_avg)
 
-    obv_change = np.full_like(obv, np.nan)
-    obv_change[p.obv_lag :] = obv[p.obv_lag :] - obv[: -p.obv_lag]
-    vol_sum = talib.SUM(v, p.obv_lag)
+    flat = atr == 0
+    flat_macd = flat & ~np.isnan(macd) if flat.any() else None
+    lag = min(p.obv_lag, n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vol_sum = talib.SUM(v, p.obv_lag)
+        # OBV(t) - OBV(t - lag) = signed volume of the last `lag` bars; / their total volume
+        obv_trend = np.empty(n)
+        obv_trend[:lag] = np.nan
+        np.subtract(obv[lag:], obv[: n - lag], out=obv_trend[lag:])
+        obv_trend /= vol_sum
+        # VWAP over the window of typical prices (h + l + c) / 3; distance = close / VWAP - 1
+        v_sum = talib.SUM(v, p.vwap)
+        v_avg = v_sum / p.volume_avg if p.volume_avg == p.vwap else talib.SMA(v, p.volume_avg)
+        tpv = h + lo
+        tpv += c
+        tpv *= v
+        vwap = talib.SUM(tpv, p.vwap)  # 3 x sum(typical price * volume)
+        np.multiply(c, v_sum, out=v_sum)
+        v_sum *= 3.0
+        vwap_d = np.divide(v_sum, vwap, out=v_sum)
+        vwap_d -= 1.0
+        macd /= atr
+        signal /= atr
+        hist /= atr
+        width = upper - lower
+        bb = np.subtract(c, lower, out=lower)
+        bb /= width
+        np.divide(c, ema_f, out=ema_f)
+        ema_f -= 1.0
+        np.divide(c, ema_s, out=ema_s)
+        ema_s -= 1.0
+        ratio = np.divide(v, v_avg, out=v_avg)
+        atr_n = np.divide(atr, c, out=atr)
 
-    typical = (h + lo + c) / 3.0
-    pv_sum = talib.SUM(typical * v, p.vwap)
-    v_sum = talib.SUM(v, p.vwap)
-    vwap = safe_div(pv_sum, v_sum, np.nan)
-    no_volume = v_sum == 0
-    if no_volume.any():  # indices without volume: VWAP falls back to the typical-price SMA
-        vwap[no_volume] = talib.SMA(typical, p.vwap)[no_volume]
-
-    cols = {
+    if flat_macd is not None:
+        for arr in (macd, signal, hist):
+            arr[flat_macd] = 0.0
+    if np.isnan(bb[p.bb_period - 1 :]).any():  # 20 equal closes: zero-width bands
+        bb[_nan_after(bb, p.bb_period - 1)] = 0.5
+    if (v == 0).any():  # only then can a volume sum be 0 (0/0 below)
+        obv_trend[_nan_after(obv_trend, lag)] = 0.0
+        ratio[_nan_after(ratio, p.volume_avg - 1)] = 1.0
+        no_volume = _nan_after(vwap_d, p.vwap - 1)
+        if no_volume.any():  # indices without volume: VWAP falls back to the typical-price SMA
+            typical = (h + lo + c) / 3.0
+            vwap_d[no_volume] = c[no_volume] / talib.SMA(typical, p.vwap)[no_volume] - 1.0
+    return {
         "rsi": rsi,
-        "macd": safe_div(macd, atr, 0.0),
-        "macd_signal": safe_div(signal, atr, 0.0),
-        "macd_hist": safe_div(hist, atr, 0.0),
-        "bb_position": safe_div(c - lower, upper - lower, 0.5),
-        "atr_normalized": atr / c,
+        "macd": macd,
+        "macd_signal": signal,
+        "macd_hist": hist,
+        "bb_position": bb,
+        "atr_normalized": atr_n,
         "adx": adx,
-        "obv_trend": safe_div(obv_change, vol_sum, 0.0),
-        "vwap_distance": c / vwap - 1.0,
-        "ema_fast": c / ema_f - 1.0,
-        "ema_slow": c / ema_s - 1.0,
-        "volume_ratio": safe_div(v, vol_avg, 1.0),
+        "obv_trend": obv_trend,
+        "vwap_distance": vwap_d,
+        "ema_fast": ema_f,
+        "ema_slow": ema_s,
+        "volume_ratio": ratio,
     }
-    return pd.DataFrame({k: cols[k] for k in TECHNICAL_COLUMNS}, index=bars.index)
+
+
+def technical_features(bars: pd.DataFrame, params: TechnicalParams | None = None) -> pd.DataFrame:
+    """12 TA columns on the bars' index (NaN during each indicator's warm-up)."""
+    _, h, lo, c, v = ohlcv_arrays(bars)
+    cols = technical_arrays(h, lo, c, v, params or TechnicalParams())
+    return pd.DataFrame(cols, index=bars.index, columns=list(TECHNICAL_COLUMNS), copy=False)
