@@ -48,8 +48,9 @@ def timed(fn, repeat: int = 3) -> float:
 
 
 def bare_talib(bars: pd.DataFrame) -> None:
-    h, lo, c, v = (np.ascontiguousarray(bars[k].to_numpy(float))
-                   for k in ("high", "low", "close", "volume"))
+    h, lo, c, v = (
+        np.ascontiguousarray(bars[k].to_numpy(float)) for k in ("high", "low", "close", "volume")
+    )
     talib.RSI(c, 14)
     talib.MACD(c, 12, 26, 9)
     talib.ATR(h, lo, c, 14)
@@ -70,22 +71,27 @@ def main(data: Path) -> None:
     params = TechnicalParams()
 
     def ta_block(b: pd.DataFrame) -> dict:
-        h, lo, c, v = (np.ascontiguousarray(b[k].to_numpy(float))
-                       for k in ("high", "low", "close", "volume"))
+        h, lo, c, v = (
+            np.ascontiguousarray(b[k].to_numpy(float)) for k in ("high", "low", "close", "volume")
+        )
         return technical_arrays(h, lo, c, v, params)
 
     t_ta = timed(lambda: [ta_block(b) for b in daily.values()], repeat=5)
     t_ta_df = timed(lambda: [technical_features(b) for b in daily.values()])
     t_bare = timed(lambda: [bare_talib(b) for b in daily.values()], repeat=5)
-    print(f"TA block          {t_ta:7.3f} s   bare TA-Lib calls {t_bare:7.3f} s   "
-          f"ratio {t_ta / t_bare:5.2f}x (target <= 1.5x); as a DataFrame {t_ta_df:.3f} s")
+    print(
+        f"TA block          {t_ta:7.3f} s   bare TA-Lib calls {t_bare:7.3f} s   "
+        f"ratio {t_ta / t_bare:5.2f}x (target <= 1.5x); as a DataFrame {t_ta_df:.3f} s"
+    )
 
     t_smc = timed(lambda: [smc_features(b) for b in daily.values()])
     sl = daily["AAPL"].iloc[-2000:].reset_index(drop=True)
     t_ref = timed(lambda: smc_reference(sl), repeat=1)
     per_bar_ours, per_bar_ref = t_smc / n_bars, t_ref / len(sl)
-    print(f"SMC               {t_smc:7.3f} s   loop reference {per_bar_ref * 1e6:8.1f} us/bar   "
-          f"speed-up {per_bar_ref / per_bar_ours:8.0f}x (target >= 50x)")
+    print(
+        f"SMC               {t_smc:7.3f} s   loop reference {per_bar_ref * 1e6:8.1f} us/bar   "
+        f"speed-up {per_bar_ref / per_bar_ours:8.0f}x (target >= 50x)"
+    )
 
     mtf_features(daily["AAPL"], timeframe="1D")  # warm the calendar cache
     t_mtf = timed(lambda: [mtf_features(b, timeframe="1D") for b in daily.values()])
@@ -98,10 +104,14 @@ def main(data: Path) -> None:
     hpts = range(len(hb) - 100, len(hb))
     tfs = ["1M", "1W", "1D", "4H", "1H"]
     t_spec_h = timed(lambda: [spec_alignment_at(hb, t, tfs) for t in hpts], 1)
-    print(f"MTF daily         {t_mtf:7.3f} s   spec loop {t_spec / 200 * 1e6:8.0f} us/bar   "
-          f"speed-up {(t_spec / 200) / (t_mtf / n_bars):8.0f}x (target >= 50x)")
-    print(f"MTF hourly (5 TF) {t_mtf_h:7.3f} s   spec loop {t_spec_h / 100 * 1e6:8.0f} us/bar   "
-          f"speed-up {(t_spec_h / 100) / (t_mtf_h / n_h):8.0f}x")
+    print(
+        f"MTF daily         {t_mtf:7.3f} s   spec loop {t_spec / 200 * 1e6:8.0f} us/bar   "
+        f"speed-up {(t_spec / 200) / (t_mtf / n_bars):8.0f}x (target >= 50x)"
+    )
+    print(
+        f"MTF hourly (5 TF) {t_mtf_h:7.3f} s   spec loop {t_spec_h / 100 * 1e6:8.0f} us/bar   "
+        f"speed-up {(t_spec_h / 100) / (t_mtf_h / n_h):8.0f}x"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         BarStore(Path(tmp) / "s").write(daily, "1D")
@@ -112,8 +122,10 @@ def main(data: Path) -> None:
         t0 = time.perf_counter()
         build_features(Path(tmp) / "s", Path(tmp) / "f", workers=2, progress=False)
         t_cached = time.perf_counter() - t0
-    print(f"full build, 29 columns + labels, {len(m['symbols'])} symbols, 2 workers: "
-          f"{t_build:.2f} s (target < 5 s); cached rerun {t_cached:.2f} s")
+    print(
+        f"full build, 29 columns + labels, {len(m['symbols'])} symbols, 2 workers: "
+        f"{t_build:.2f} s (target < 5 s); cached rerun {t_cached:.2f} s"
+    )
 
 
 if __name__ == "__main__":

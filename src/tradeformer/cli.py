@@ -337,7 +337,32 @@ def demo(
         f"GSPC weekly bars: {len(weekly)}, last complete: "
         f"{weekly.loc[weekly['complete'], 'timestamp'].iloc[-1].date()}"
     )
-    console.print("[green]demo finished[/] (features, models and backtest join as they land)")
+
+    from tradeformer.features.pipeline import build_features, load_features
+
+    m = build_features(out / "store", out / "features", progress=True)
+    t = Table(title=f"classical features ({len(m['columns'])} columns) and labels, last bar")
+    for col in ("symbol", "date", "mtf 1M/1W/1D", "rsi", "adx", "bb_pos", "up share 5d"):
+        t.add_column(col, justify="right")
+    for sym in sorted(m["symbols"]):
+        f = load_features(out / "features", sym)
+        last = f.iloc[-1]
+        mtf = "/".join(f"{int(last[f'mtf_{k}']):+d}" for k in ("1M", "1W", "1D"))
+        t.add_row(
+            sym,
+            str(last["timestamp"].date()),
+            mtf,
+            f"{last['rsi']:.1f}",
+            f"{last['adx']:.1f}",
+            f"{last['bb_position']:.2f}",
+            f"{f['dir_5'].mean():.1%}",
+        )
+    console.print(t)
+    console.print(
+        f"features: {out / 'features'} (warm-up {m['warmup_bars']} bars; MTF 4H/1H unavailable "
+        "on daily-only data, flagged in manifest.json)"
+    )
+    console.print("[green]demo finished[/] (embeddings, models and backtest join as they land)")
 
 
 if __name__ == "__main__":  # pragma: no cover
