@@ -30,6 +30,8 @@ data_app = typer.Typer(help="Load, validate, import, download and inspect OHLCV 
 app.add_typer(data_app, name="data")
 features_app = typer.Typer(help="Build the 29 classical features and the labels.")
 app.add_typer(features_app, name="features")
+models_app = typer.Typer(help="Inspect the deep models (TimeFormer-XL, TFT-XL).")
+app.add_typer(models_app, name="models")
 console = Console()
 err = Console(stderr=True, soft_wrap=True)
 
@@ -315,6 +317,44 @@ def features_build(
             f"[yellow]note[/] MTF {', '.join(unavailable)} unavailable for some symbols "
             "(no intraday bars): those columns are 0 and flagged in manifest.json"
         )
+
+
+@models_app.command("summary")
+def models_summary(
+    presets: Annotated[str, typer.Option(help="Comma-separated presets.")] = "small,spec",
+    detail: Annotated[bool, typer.Option(help="Parameters per component.")] = False,
+) -> None:
+    """Real parameter counts of both models per preset (the spec's 8M / 6M are estimates)."""
+    from tradeformer.models import build_model, count_parameters, parameter_table
+
+    t = Table(title="deep models")
+    for col in ("model", "preset", "parameters", "config"):
+        t.add_column(col)
+    for preset in presets.split(","):
+        for name in ("timeformer", "tft"):
+            try:
+                m = build_model(name, preset.strip())
+            except ValueError as e:
+                _fail(str(e), 2)
+            cfg = m.config.to_dict()
+            keys = (
+                "d_model",
+                "n_layers",
+                "n_heads",
+                "ffn_dim",
+                "hidden",
+                "lstm_layers",
+                "attn_layers",
+                "var_dim",
+                "lookback",
+            )
+            brief = ", ".join(f"{k}={cfg[k]}" for k in keys if k in cfg)
+            t.add_row(name, preset, f"{count_parameters(m):,}", brief)
+            if detail:
+                for comp, n in parameter_table(m).items():
+                    if n:
+                        t.add_row("", f"  {comp}", f"{n:,}", "")
+    console.print(t)
 
 
 @app.command("demo")

@@ -1,0 +1,88 @@
+"""Attention layers that return their weights: RoPE self-attention, cross-attention over memory
+tokens, and TFT's interpretable multi-head attention (one value projection shared by heads)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from tradeformer.models.layers.rope import RotaryEmbedding
+
+
+def attention_entropy(weights: torch.Tensor) -> torch.Tensor:
+    """Mean entropy (nats) of attention rows: (B, [H,] Tq, Tk) -> (B,)."""
+    ent = -(weights.clamp_min(1e-12).log() * weights).sum(-1)
+    return ent.flatten(1).mean(-1)
+
+
+class RopeSelfAttention(nn.Module):
+    """Multi-head self-attention with rotary embeddings on q and k; returns (out, weights)."""
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0):
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model {d_model} not divisible by n_heads {n_heads}")
+        self.h, self.dh = n_heads, d_model // n_heads
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+        self.rope = RotaryEmbedding(self.dh)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        b, t, d = x.shape
+        q, k, v = self.qkv(x).view(b, t, 3, self.h, self.dh).permute(2, 0, 3, 1, 4)
+        q, k = self.rope(q), self.rope(k)
+        scores = q @ k.transpose(-1, -2) / math.sqrt(self.dh)
+        if mask is not None:
+            scores = scores.masked_fill(mask, float("-inf"))
+        w = torch.softmax(scores, dim=-1)
+        y = (self.dropout(w) @ v).transpose(1, 2).reshape(b, t, d)
+        return self.out(y), w
+
+
+class CrossAttention(nn.Module):
+    """Queries attend to a set of memory tokens (several, so that the softmax can choose)."""
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(d_model, n_heads, dropout=dropout, batch_first=True)
+
+    def forward(
+        self, queries: torch.Tensor, memory: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        y, w = self.attn(queries, memory, memory, need_weights=True, average_attn_weights=False)
+        return y, w
+
+
+class InterpretableMultiHeadAttention(nn.Module):
+    """TFT attention: per-head q/k, one value projection shared by all heads, heads averaged,
+    so that the averaged weights say which time steps the output used."""
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0):
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model {d_model} not divisible by n_heads {n_heads}")
+        self.h, self.dh = n_heads, d_model // n_heads
+        self.q = nn.Linear(d_model, d_model)
+        self.k = nn.Linear(d_model, d_model)
+        self.v = nn.Linear(d_model, self.dh)
+        self.out = nn.Linear(self.dh, d_model)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        b, t, _ = x.shape
+        q = self.q(x).view(b, t, self.h, self.dh).transpose(1, 2)
+        k = self.k(x).view(b, t, self.h, self.dh).transpose(1, 2)
+        v = self.v(x)  # (B, T, dh), shared
+        scores = q @ k.transpose(-1, -2) / math.sqrt(self.dh)
+        if mask is not None:
+            scores = scores.masked_fill(mask, float("-inf"))
+        w = torch.softmax(scores, dim=-1)  # (B, H, T, T)
+        y = (self.dropout(w) @ v.unsqueeze(1)).mean(dim=1)  # average heads -> (B, T, dh)
+        return self.out(y), w.mean(dim=1)

@@ -1,0 +1,50 @@
+"""Gated residual network and gated linear unit (Lim et al. 2019, TFT eq. 2-5)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class GatedLinearUnit(nn.Module):
+    """GLU(x) = sigmoid(W4 x) * (W5 x), with dropout on the input."""
+
+    def __init__(self, d_in: int, d_out: int, dropout: float = 0.0):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.proj = nn.Linear(d_in, 2 * d_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.glu(self.proj(self.dropout(x)), dim=-1)
+
+
+class GatedResidualNetwork(nn.Module):
+    """GRN(a, c) = LayerNorm(skip(a) + GLU(W1 ELU(W2 a + W3 c))).
+
+    `skip` is a linear projection when input and output widths differ, else the identity.
+    """
+
+    def __init__(
+        self,
+        d_in: int,
+        d_hidden: int,
+        d_out: int | None = None,
+        d_context: int | None = None,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        d_out = d_out or d_in
+        self.skip = nn.Linear(d_in, d_out) if d_in != d_out else nn.Identity()
+        self.fc_in = nn.Linear(d_in, d_hidden)
+        self.fc_ctx = nn.Linear(d_context, d_hidden, bias=False) if d_context else None
+        self.fc_hidden = nn.Linear(d_hidden, d_hidden)
+        self.glu = GatedLinearUnit(d_hidden, d_out, dropout)
+        self.norm = nn.LayerNorm(d_out)
+
+    def forward(self, a: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.fc_in(a)
+        if self.fc_ctx is not None and c is not None:
+            h = h + self.fc_ctx(c)
+        h = self.fc_hidden(F.elu(h))
+        return self.norm(self.skip(a) + self.glu(h))

@@ -1,0 +1,41 @@
+"""Temporal convolution: residual blocks of dilated 1-D convolutions (dilation 1, 2, 4, ...)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class TemporalConvBlock(nn.Module):
+    """x + Dropout(GELU(Conv(x))) over the sequence axis, 'same' padding, then LayerNorm.
+
+    The input is a window that ends at the prediction bar, so a centred kernel sees no bar
+    after t; it mixes neighbouring patches only.
+    """
+
+    def __init__(self, d_model: int, kernel_size: int, dilation: int, dropout: float = 0.0):
+        super().__init__()
+        pad = (kernel_size - 1) * dilation // 2
+        self.conv = nn.Conv1d(d_model, d_model, kernel_size, dilation=dilation, padding=pad)
+        self.dropout = nn.Dropout(dropout)
+        self.norm = nn.LayerNorm(d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x.transpose(1, 2)).transpose(1, 2)
+        return self.norm(x + self.dropout(F.gelu(y)))
+
+
+class TCN(nn.Module):
+    """Stack of TemporalConvBlocks with exponentially growing dilation."""
+
+    def __init__(self, d_model: int, n_layers: int = 3, kernel_size: int = 3, dropout: float = 0.0):
+        super().__init__()
+        self.blocks = nn.ModuleList(
+            TemporalConvBlock(d_model, kernel_size, 2**i, dropout) for i in range(n_layers)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x)
+        return x

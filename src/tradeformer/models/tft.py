@@ -1,0 +1,219 @@
+"""TFT-XL: a Temporal Fusion Transformer (Lim et al. 2019) over 5 price channels + 29 classical
+features, each its own variable, with the foundation embedding as a static covariate.
+
+VSN (per-variable GRNs, weights conditioned on the static context) -> LSTM encoder (state
+initialised from the static context) -> gated skip -> static enrichment (GRN with context) ->
+interpretable multi-head attention (causal, shared values) -> position-wise GRNs -> gated skip
+-> quantile head (P10/P50/P90, non-crossing) and direction head, read at the last bar.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tradeformer.models.layers import (
+    GatedLinearUnit,
+    GatedResidualNetwork,
+    InterpretableMultiHeadAttention,
+    VariableEmbedding,
+    VariableSelectionNetwork,
+    attention_entropy,
+)
+from tradeformer.models.losses import MultiTaskLoss, direction_loss, quantile_loss
+from tradeformer.models.outputs import ModelOutput
+from tradeformer.models.timeformer import broadcast_context
+
+PRICE_VARIABLES = ("open", "high", "low", "close", "volume")
+GAUSS_P10_P90 = 2.5631  # (P90 - P10) of a standard normal
+
+
+@dataclass(frozen=True)
+class TFTConfig:
+    lookback: int = 120
+    price_dim: int = 5
+    context_dim: int = 29
+    embed_dim: int = 512  # 0: no foundation embedding (a learned static vector instead)
+    hidden: int = 256
+    var_dim: int = 16
+    select_dim: int | None = None  # None: per-variable GRNs output `hidden` (the paper)
+    n_heads: int = 8
+    lstm_layers: int = 2
+    attn_layers: int = 3
+    grn_layers: int = 3
+    dropout: float = 0.1
+    quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
+    n_horizons: int = 3
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> TFTConfig:
+        if name not in TFT_PRESETS:
+            raise ValueError(f"unknown preset {name!r}; one of {sorted(TFT_PRESETS)}")
+        return replace(cls(**TFT_PRESETS[name]), **overrides)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+TFT_PRESETS: dict[str, dict] = {
+    "spec": {},  # hidden 256, 8 heads, 2 LSTM layers, 3 attention layers, 3 GRNs
+    "small": {
+        "hidden": 32,
+        "var_dim": 8,
+        "select_dim": 8,
+        "n_heads": 4,
+        "lstm_layers": 1,
+        "attn_layers": 1,
+        "grn_layers": 1,
+    },
+}
+
+
+class QuantileHead(nn.Module):
+    """Non-crossing quantiles: the median plus cumulative softplus steps either side."""
+
+    def __init__(self, d_in: int, n_horizons: int, quantiles: tuple[float, ...]):
+        super().__init__()
+        qs = list(quantiles)
+        if qs != sorted(qs) or 0.5 not in qs:
+            raise ValueError(f"quantiles must be sorted and include 0.5, got {quantiles}")
+        self.median = qs.index(0.5)
+        self.n_q, self.h = len(qs), n_horizons
+        self.proj = nn.Linear(d_in, n_horizons * len(qs))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        raw = self.proj(x).view(-1, self.h, self.n_q)
+        mid = raw[..., self.median : self.median + 1]
+        lower = raw[..., : self.median].flip(-1)
+        upper = raw[..., self.median + 1 :]
+        below = mid - torch.cumsum(F.softplus(lower), dim=-1)
+        above = mid + torch.cumsum(F.softplus(upper), dim=-1)
+        return torch.cat([below.flip(-1), mid, above], dim=-1)
+
+
+class TFTXL(nn.Module):
+    """See module docstring. forward(price (B,L,5), embedding (B,E) | None, context)."""
+
+    def __init__(self, config: TFTConfig | None = None, variable_names: list[str] | None = None):
+        super().__init__()
+        c = self.config = config or TFTConfig()
+        h = c.hidden
+        self.n_vars = c.price_dim + c.context_dim
+        self.variable_names = variable_names or [
+            *PRICE_VARIABLES[: c.price_dim],
+            *(f"context_{i}" for i in range(c.context_dim)),
+        ]
+        if len(self.variable_names) != self.n_vars:
+            raise ValueError(f"{len(self.variable_names)} names for {self.n_vars} variables")
+        if c.embed_dim:
+            self.static_encoder = GatedResidualNetwork(c.embed_dim, h, h, dropout=c.dropout)
+        else:
+            self.static_vector = nn.Parameter(torch.zeros(h))
+        self.static_contexts = nn.ModuleList(
+            GatedResidualNetwork(h, h, h, dropout=c.dropout) for _ in range(4)
+        )  # variable selection, enrichment, LSTM h0, LSTM c0
+        self.embed = VariableEmbedding(self.n_vars, c.var_dim)
+        self.vsn = VariableSelectionNetwork(
+            self.n_vars, c.var_dim, h, d_context=h, dropout=c.dropout, select_dim=c.select_dim
+        )
+        self.lstm = nn.LSTM(
+            h,
+            h,
+            num_layers=c.lstm_layers,
+            batch_first=True,
+            dropout=c.dropout if c.lstm_layers > 1 else 0.0,
+        )
+        self.lstm_gate = GatedLinearUnit(h, h, c.dropout)
+        self.lstm_norm = nn.LayerNorm(h)
+        self.enrichment = GatedResidualNetwork(h, h, h, d_context=h, dropout=c.dropout)
+        self.attn = nn.ModuleList(
+            InterpretableMultiHeadAttention(h, c.n_heads, c.dropout) for _ in range(c.attn_layers)
+        )
+        self.attn_gate = nn.ModuleList(GatedLinearUnit(h, h, c.dropout) for _ in self.attn)
+        self.attn_norm = nn.ModuleList(nn.LayerNorm(h) for _ in self.attn)
+        self.attn_ff = nn.ModuleList(
+            GatedResidualNetwork(h, h, h, dropout=c.dropout) for _ in self.attn
+        )
+        self.grns = nn.ModuleList(
+            GatedResidualNetwork(h, 2 * h, h, dropout=c.dropout) for _ in range(c.grn_layers)
+        )
+        self.out_gate = GatedLinearUnit(h, h, c.dropout)
+        self.out_norm = nn.LayerNorm(h)
+        self.quantile_head = QuantileHead(h, c.n_horizons, c.quantiles)
+        self.direction_head = nn.Linear(h, c.n_horizons)
+        self.task_weights = MultiTaskLoss(2)
+        self.register_buffer("return_scale", torch.tensor(1.0))
+
+    def set_return_scale(self, scale: float) -> None:
+        self.return_scale.fill_(float(scale))
+
+    def forward(
+        self,
+        price: torch.Tensor,
+        embedding: torch.Tensor | None = None,
+        context: torch.Tensor | None = None,
+    ) -> ModelOutput:
+        c = self.config
+        b, length, _ = price.shape
+        ctx = broadcast_context(context, b, length, c.context_dim)
+        if embedding is not None:
+            if not c.embed_dim:
+                raise ValueError("this model was configured without an embedding (embed_dim=0)")
+            static = self.static_encoder(embedding)
+        elif c.embed_dim:
+            static = price.new_zeros(b, c.hidden)
+        else:
+            static = self.static_vector.expand(b, -1)
+        c_sel, c_enr, c_h, c_c = (g(static) for g in self.static_contexts)
+
+        x = self.embed(torch.cat([price, ctx], dim=-1))  # (B, L, V, var_dim)
+        selected, w_var = self.vsn(x, c_sel)  # (B, L, h), (B, L, V)
+        state = (
+            c_h.unsqueeze(0).repeat(c.lstm_layers, 1, 1).contiguous(),
+            c_c.unsqueeze(0).repeat(c.lstm_layers, 1, 1).contiguous(),
+        )
+        lstm_out, _ = self.lstm(selected, state)
+        temporal = self.lstm_norm(selected + self.lstm_gate(lstm_out))
+        z = self.enrichment(temporal, c_enr.unsqueeze(1).expand(-1, length, -1))
+
+        causal = torch.ones(length, length, dtype=torch.bool, device=price.device).triu(1)
+        w_attn = None
+        for attn, gate, norm, ff in zip(
+            self.attn, self.attn_gate, self.attn_norm, self.attn_ff, strict=True
+        ):
+            y, w_attn = attn(z, causal)
+            z = ff(norm(z + gate(y)))
+        for grn in self.grns:
+            z = grn(z)
+        last = self.out_norm(temporal[:, -1] + self.out_gate(z[:, -1]))
+
+        q_norm = self.quantile_head(last)  # (B, H, Q)
+        scale = self.return_scale
+        mid = self.quantile_head.median
+        spread = (q_norm[..., -1] - q_norm[..., 0]) / GAUSS_P10_P90
+        return ModelOutput(
+            ret=q_norm[..., mid] * scale,
+            dir_logit=self.direction_head(last),
+            uncertainty=spread * scale,
+            attn_entropy=attention_entropy(w_attn[:, -1:, :]),
+            attention=w_attn,
+            ret_norm=q_norm[..., mid],
+            quantiles=q_norm * scale,
+            quantiles_norm=q_norm,
+            var_weights=w_var.mean(dim=1),
+            var_weights_t=w_var,
+        )
+
+    def loss(
+        self, out: ModelOutput, ret: torch.Tensor, direction: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Kendall-weighted quantile (pinball) loss on normalised returns + direction BCE."""
+        ql = quantile_loss(out.quantiles_norm, ret / self.return_scale, self.config.quantiles)
+        bce = direction_loss(out.dir_logit, direction)
+        total = self.task_weights([ql, bce])
+        mask = ~torch.isnan(ret)
+        mse = F.mse_loss(out.ret_norm[mask], (ret / self.return_scale)[mask])
+        return total, {"quantile": ql.detach(), "bce": bce.detach(), "mse": mse.detach()}

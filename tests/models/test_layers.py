@@ -1,0 +1,117 @@
+"""Shared layers: RoPE is relative, GRN/GLU shapes, VSN weights, attention rows, losses."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from tradeformer.models.layers import (
+    TCN,
+    GatedResidualNetwork,
+    InterpretableMultiHeadAttention,
+    PatchEmbedding,
+    RopeSelfAttention,
+    RotaryEmbedding,
+    VariableEmbedding,
+    VariableSelectionNetwork,
+    attention_entropy,
+)
+from tradeformer.models.losses import MultiTaskLoss, gaussian_nll, quantile_loss
+from tradeformer.models.tft import QuantileHead
+
+torch.manual_seed(0)
+
+
+def test_rope_scores_depend_only_on_relative_position():
+    rope = RotaryEmbedding(16)
+    q, k = torch.randn(1, 1, 1, 16), torch.randn(1, 1, 1, 16)
+
+    def score(m: int, n: int) -> float:
+        qm = rope(q, torch.tensor([m]))
+        kn = rope(k, torch.tensor([n]))
+        return float((qm * kn).sum())
+
+    assert score(3, 1) == pytest.approx(score(10, 8), rel=1e-5)
+    assert score(0, 5) == pytest.approx(score(7, 12), rel=1e-5)
+    assert score(3, 1) != pytest.approx(score(3, 2), rel=1e-3)
+    # a rotation keeps norms
+    x = torch.randn(2, 4, 9, 16)
+    torch.testing.assert_close(rope(x).norm(dim=-1), x.norm(dim=-1))
+
+
+def test_rope_attention_rows_sum_to_one_and_mask():
+    attn = RopeSelfAttention(32, 4)
+    x = torch.randn(3, 7, 32)
+    mask = torch.ones(7, 7, dtype=torch.bool).triu(1)
+    y, w = attn(x, mask)
+    assert y.shape == x.shape
+    assert w.shape == (3, 4, 7, 7)
+    torch.testing.assert_close(w.sum(-1), torch.ones(3, 4, 7))
+    assert (w[..., mask] == 0).all()
+
+
+def test_interpretable_attention_shares_values():
+    attn = InterpretableMultiHeadAttention(32, 4)
+    assert attn.v.out_features == 8  # one value projection of head width, shared
+    y, w = attn(torch.randn(2, 5, 32))
+    assert y.shape == (2, 5, 32)
+    assert w.shape == (2, 5, 5)
+    torch.testing.assert_close(w.sum(-1), torch.ones(2, 5))
+
+
+def test_grn_projects_skip_when_widths_differ():
+    grn = GatedResidualNetwork(12, 16, 8, d_context=4)
+    assert isinstance(grn.skip, torch.nn.Linear)
+    assert grn(torch.randn(3, 12), torch.randn(3, 4)).shape == (3, 8)
+    same = GatedResidualNetwork(8, 16)
+    assert isinstance(same.skip, torch.nn.Identity)
+
+
+def test_vsn_weights_per_variable_sum_to_one():
+    emb = VariableEmbedding(6, 4)
+    vsn = VariableSelectionNetwork(6, 4, 16, d_context=8)
+    sel, w = vsn(emb(torch.randn(2, 10, 6)), torch.randn(2, 8))
+    assert sel.shape == (2, 10, 16)
+    assert w.shape == (2, 10, 6)
+    torch.testing.assert_close(w.sum(-1), torch.ones(2, 10))
+
+
+def test_patch_and_tcn_shapes():
+    p = PatchEmbedding(5, 16, 10)
+    assert p(torch.randn(2, 120, 5)).shape == (2, 12, 16)
+    with pytest.raises(ValueError, match="multiple"):
+        p(torch.randn(2, 115, 5))
+    assert TCN(16, 3)(torch.randn(2, 12, 16)).shape == (2, 12, 16)
+
+
+def test_entropy_bounds():
+    uniform = torch.full((2, 3, 4, 4), 0.25)
+    torch.testing.assert_close(attention_entropy(uniform), torch.full((2,), math.log(4)))
+    onehot = torch.eye(4).expand(2, 3, 4, 4)
+    assert attention_entropy(onehot).abs().max() < 1e-6
+
+
+def test_kendall_weighting_is_single_exponential():
+    mtl = MultiTaskLoss(2)
+    with torch.no_grad():
+        mtl.log_vars.copy_(torch.tensor([0.5, -1.0]))
+    l1, l2 = torch.tensor(2.0), torch.tensor(0.3)
+    expected = math.exp(-0.5) * 2.0 + 0.5 + math.exp(1.0) * 0.3 - 1.0
+    assert float(mtl([l1, l2]).detach()) == pytest.approx(expected, rel=1e-6)
+
+
+def test_losses_mask_nan_targets():
+    mean = torch.zeros(2, 3)
+    target = torch.tensor([[1.0, float("nan"), 0.0], [0.0, 0.0, float("nan")]])
+    nll = gaussian_nll(mean, torch.zeros(2, 3), target)
+    assert float(nll) == pytest.approx(0.5 * 1.0 / 4)
+    q = quantile_loss(torch.zeros(2, 3, 3), target, (0.1, 0.5, 0.9))
+    assert torch.isfinite(q)
+
+
+def test_quantile_head_never_crosses():
+    head = QuantileHead(8, 3, (0.1, 0.25, 0.5, 0.75, 0.9))
+    q = head(torch.randn(64, 8) * 10)
+    assert (q.diff(dim=-1) >= 0).all()

@@ -1,0 +1,147 @@
+"""TimeFormer-XL and TFT-XL: shapes, gradients, overfitting a real batch, attention/VSN weights,
+determinism, and that the prediction depends on the whole window."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tradeformer.models import build_model, count_parameters
+from tradeformer.models.tft import TFTXL
+from tradeformer.models.timeformer import TimeFormerXL
+
+MODELS = ["timeformer", "tft"]
+
+
+def make(name: str, **kw) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model(name, "small", **kw)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_shapes_for_both_context_layouts(name, batch):
+    m = make(name).eval()
+    p, e, c = batch["price"][:4], batch["embedding"][:4], batch["context"][:4]
+    per_bar = m(p, e, c)
+    static = m(p, e, c[:, -1])
+    for out in (per_bar, static):
+        assert out.ret.shape == out.dir_logit.shape == out.uncertainty.shape == (4, 3)
+        assert out.attn_entropy.shape == (4,)
+        assert (out.uncertainty > 0).all()
+    # a (B, 29) context is the same as that vector repeated over the window
+    repeated = m(p, e, c[:, -1:].expand_as(c))
+    torch.testing.assert_close(static.ret, repeated.ret)
+    if name == "tft":
+        assert per_bar.quantiles.shape == (4, 3, 3)
+        assert per_bar.var_weights.shape == (4, 34)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_without_embedding(name, batch):
+    m = make(name, embed_dim=0).eval()
+    out = m(batch["price"][:2], None, batch["context"][:2])
+    assert out.ret.shape == (2, 3)
+    with pytest.raises(ValueError, match="without an embedding"):
+        m(batch["price"][:2], batch["embedding"][:2], batch["context"][:2])
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_parameter_gets_a_gradient(name, batch):
+    m = make(name).train()
+    out = m(batch["price"][:8], batch["embedding"][:8], batch["context"][:8])
+    loss, _ = m.loss(out, batch["ret"][:8], batch["dir"][:8])
+    loss.backward()
+    missing = [n for n, p in m.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert missing == []
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_overfits_a_tiny_real_batch(name, batch):
+    m = make(name, dropout=0.0)
+    m.set_return_scale(float(batch["ret"].std()))
+    opt = torch.optim.Adam(m.parameters(), lr=3e-3)
+
+    def task_loss() -> float:
+        out = m(batch["price"], batch["embedding"], batch["context"])
+        _, parts = m.loss(out, batch["ret"], batch["dir"])
+        return float(parts["mse"] + parts["bce"])
+
+    m.eval()
+    start = task_loss()
+    end = start
+    for step in range(1, 401):
+        m.train()
+        out = m(batch["price"], batch["embedding"], batch["context"])
+        loss, _ = m.loss(out, batch["ret"], batch["dir"])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 25 == 0:
+            m.eval()
+            end = task_loss()
+            if end < 0.1 * start:
+                break
+    assert end < 0.1 * start, (start, end, step)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_attention_rows_sum_to_one(name, batch):
+    out = make(name).eval()(batch["price"][:3], batch["embedding"][:3], batch["context"][:3])
+    torch.testing.assert_close(out.attention.sum(-1), torch.ones(out.attention.shape[:-1]))
+    if name == "tft":  # causal: no step attends to a later one
+        assert out.attention[0].triu(1).abs().max() == 0
+    else:
+        assert out.cross_attention.shape[-1] == 4  # several memory tokens to choose from
+        torch.testing.assert_close(
+            out.cross_attention.sum(-1), torch.ones(out.cross_attention.shape[:-1])
+        )
+
+
+def test_vsn_weights_are_per_variable_and_sum_to_one(batch):
+    names = ["open", "high", "low", "close", "volume", *(f"f{i}" for i in range(29))]
+    m = build_model("tft", "small", variable_names=names).eval()
+    out = m(batch["price"][:3], batch["embedding"][:3], batch["context"][:3])
+    assert out.var_weights_t.shape == (3, 120, 34)
+    torch.testing.assert_close(out.var_weights_t.sum(-1), torch.ones(3, 120))
+    torch.testing.assert_close(out.var_weights.sum(-1), torch.ones(3))
+    assert len(m.variable_names) == 34
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_eval_is_deterministic(name, batch):
+    m = make(name).eval()
+    args = (batch["price"][:5], batch["embedding"][:5], batch["context"][:5])
+    a, b = m(*args), m(*args)
+    assert torch.equal(a.ret, b.ret)
+    assert torch.equal(a.dir_logit, b.dir_logit)
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("step", [3, 45, 100])
+def test_prediction_depends_on_steps_inside_the_window(name, step, batch):
+    """The head must see the sequence: the spec's snippet (head reads only the context token
+    appended last) would ignore every price bar."""
+    m = make(name).eval()
+    p, e, c = batch["price"][:4], batch["embedding"][:4], batch["context"][:4]
+    base = m(p, e, c).ret
+    p2 = p.clone()
+    p2[:, step, 3] += 0.05  # one close inside the window
+    assert (m(p2, e, c).ret - base).abs().max() > 1e-6
+    c2 = c.clone()
+    c2[:, step, 10] += 1.0  # one feature at one step
+    assert (m(p, e, c2).ret - base).abs().max() > 1e-6
+
+
+def test_spec_presets_and_counts():
+    tf, tft = build_model("timeformer", "spec"), build_model("tft", "spec")
+    assert isinstance(tf, TimeFormerXL)
+    assert isinstance(tft, TFTXL)
+    assert tf.config.d_model == 256
+    assert tf.config.n_layers == 6
+    assert tf.config.n_heads == 8
+    assert tft.config.hidden == 256
+    # real counts (the spec's 8M / 6M are estimates)
+    assert 5e6 < count_parameters(tf) < 10e6
+    assert 5e6 < count_parameters(tft) < 10e6
+    with pytest.raises(ValueError, match="preset"):
+        build_model("tft", "huge")
