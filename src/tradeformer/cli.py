@@ -319,6 +319,66 @@ def features_build(
         )
 
 
+@features_app.command("embed")
+def features_embed(
+    data: Annotated[Path, typer.Option("--data", help="Bar store (tradeformer data import).")],
+    backend: Annotated[str, typer.Option(help="local | chronos | kronos | none")] = "local",
+    out: Annotated[Path, typer.Option("--out", help="Embedding cache directory.")] = Path(
+        "embeddings"
+    ),
+    timeframe: Annotated[str | None, typer.Option(help="Default: the store's base.")] = None,
+    symbols: Annotated[str | None, typer.Option(help="Comma-separated subset.")] = None,
+    lookback: Annotated[int, typer.Option(help="Bars per window (ending at t).")] = 120,
+    model_id: Annotated[
+        str | None, typer.Option(help="Hub id or local directory (chronos / kronos).")
+    ] = None,
+    tokenizer_id: Annotated[str | None, typer.Option(help="Kronos tokenizer id/dir.")] = None,
+    train_end: Annotated[
+        str | None,
+        typer.Option(help="local: last date of the training period (default: 60 % point)."),
+    ] = None,
+    steps: Annotated[int, typer.Option(help="local: training steps.")] = 1500,
+    batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = 512,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+) -> None:
+    """512-D foundation-model embedding of every bar (cached; reruns embed only new bars)."""
+    from tradeformer.features.foundation import BACKENDS, build_embeddings
+    from tradeformer.features.foundation.local import LocalEncoderConfig
+
+    if backend not in BACKENDS:
+        _fail(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}", 2)
+    try:
+        m = build_embeddings(
+            data,
+            out,
+            backend,
+            timeframe=timeframe,
+            symbols=[s.strip() for s in symbols.split(",")] if symbols else None,
+            lookback=lookback,
+            batch_size=batch_size,
+            train_end=train_end,
+            local_config=LocalEncoderConfig(lookback=lookback, steps=steps),
+            model_id=model_id,
+            tokenizer_id=tokenizer_id,
+            device=device,
+        )
+    except (RuntimeError, ValueError, KeyError, FileNotFoundError) as e:
+        _fail(str(e))
+        raise
+    lb = m["last_build"]
+    console.print(
+        f"[green]embeddings[/] {m['backend']} (dim {m['dim']}) for {lb['symbols']} symbol(s) in "
+        f"{m['path']}: {lb['windows_computed']:,} windows computed"
+    )
+    held = m["describe"].get("heldout")
+    if held:
+        console.print(
+            f"local encoder: held-out masked-patch MSE {held['masked_mse']:.3f} vs naive "
+            f"baselines zeros {held['zeros']:.3f}, visible mean {held['visible_mean']:.3f}, "
+            f"interpolation {held['interpolation']:.3f} (trained up to {m['train_end']})"
+        )
+
+
 @models_app.command("summary")
 def models_summary(
     presets: Annotated[str, typer.Option(help="Comma-separated presets.")] = "small,spec",

@@ -1,0 +1,241 @@
+"""Embeddings of every bar of every symbol in a store, cached on disk.
+
+Layout: `OUT/<backend>-<fingerprint>/<SYMBOL>.npy` (float32, one row per bar, NaN for the first
+lookback - 1 bars) and `manifest.json` there (backend description, lookback, timeframe, per
+symbol: rows and the fingerprint of those bars). A rerun computes only rows that are missing:
+when a symbol gained bars and its earlier bars are unchanged, only the new windows are embedded.
+The `local` backend is trained once per (training data, config) and kept in `OUT/local-models/`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.progress import Progress
+
+from tradeformer.data.schema import TIMESTAMP, to_ns
+from tradeformer.data.store import BarStore, frame_fingerprint, safe_name
+from tradeformer.features.foundation.base import EmbeddingBackend, NoEmbedding
+from tradeformer.features.windows import OHLCV, gather, valid_ends
+
+MANIFEST = "manifest.json"
+
+
+def embed_bars(
+    bars: pd.DataFrame,
+    backend: EmbeddingBackend,
+    lookback: int,
+    *,
+    start: int = 0,
+    batch_size: int = 512,
+    on_batch=None,
+) -> np.ndarray:
+    """(len(bars), dim) embeddings; rows < max(start, lookback - 1) are NaN (not computed)."""
+    values = bars[list(OHLCV)].to_numpy(dtype="float64")
+    ts = to_ns(bars[TIMESTAMP])
+    out = np.full((len(bars), backend.dim), np.nan, dtype=np.float32)
+    ends = valid_ends(len(bars), lookback)
+    ends = ends[ends >= start]
+    for i in range(0, len(ends), batch_size):
+        e = ends[i : i + batch_size]
+        out[e] = backend.embed(
+            gather(values, e, lookback), gather(ts[:, None], e, lookback)[..., 0]
+        )
+        if on_batch:
+            on_batch(len(e))
+    return out
+
+
+def default_train_end(store: BarStore, timeframe: str, symbols: list[str]) -> pd.Timestamp:
+    """60 % point of the pooled bar dates (used only when no training end is given)."""
+    stamps = np.concatenate([to_ns(store.read(s, timeframe)[TIMESTAMP]) for s in symbols])
+    return pd.Timestamp(np.quantile(stamps, 0.6).astype("datetime64[ns]"))
+
+
+def fit_local_backend(
+    store: BarStore,
+    timeframe: str,
+    symbols: list[str],
+    root: Path,
+    *,
+    lookback: int,
+    train_end: pd.Timestamp,
+    config=None,
+    progress: bool = True,
+):
+    """Train (or reuse) the local encoder on windows ending on or before `train_end`."""
+    from tradeformer.features.foundation.local import (
+        LocalBackend,
+        LocalEncoderConfig,
+        WindowSampler,
+    )
+
+    cfg = config or LocalEncoderConfig(lookback=lookback)
+    if cfg.lookback != lookback:
+        raise ValueError(f"local encoder lookback {cfg.lookback} != {lookback}")
+    arrays, train_ends, held_ends, data_fp = [], [], [], hashlib.sha256()
+    cut = to_ns(pd.Series([pd.Timestamp(train_end)]))[0]
+    for s in symbols:
+        bars = store.read(s, timeframe)
+        ts = to_ns(bars[TIMESTAMP])
+        ends = valid_ends(len(bars), lookback)
+        n_train = int(np.searchsorted(ts, cut, side="right"))
+        data_fp.update(s.encode() + frame_fingerprint(bars.iloc[:n_train]).encode())
+        arrays.append(bars[list(OHLCV)].to_numpy(dtype="float64"))
+        train_ends.append(ends[ends < n_train])
+        # held out: windows entirely after the training period
+        held_ends.append(ends[ends >= n_train + lookback - 1])
+    key = hashlib.sha256(
+        (json.dumps(asdict(cfg), sort_keys=True) + data_fp.hexdigest()).encode()
+    ).hexdigest()[:16]
+    folder = root / "local-models" / key
+    if (folder / "model.safetensors").exists():
+        return LocalBackend.load(folder)
+    train = WindowSampler(arrays, train_ends, lookback)
+    held = WindowSampler(arrays, held_ends, lookback) if sum(map(len, held_ends)) else None
+    backend = LocalBackend.fit(train, held, cfg, progress=progress)
+    backend.meta.update({"train_end": str(pd.Timestamp(train_end)), "data_key": key})
+    backend.save(folder)
+    return LocalBackend.load(folder)
+
+
+def make_backend(name: str, **kw) -> EmbeddingBackend:
+    """chronos / kronos / none (the local backend needs training data: see build_embeddings)."""
+    if name == "chronos":
+        from tradeformer.features.foundation.chronos import DEFAULT_MODEL, ChronosBackend
+
+        return ChronosBackend(kw.get("model_id") or DEFAULT_MODEL, device=kw.get("device", "cpu"))
+    if name == "kronos":
+        from tradeformer.features.foundation.kronos import (
+            DEFAULT_MODEL,
+            DEFAULT_TOKENIZER,
+            KronosBackend,
+        )
+
+        return KronosBackend(
+            kw.get("model_id") or DEFAULT_MODEL,
+            kw.get("tokenizer_id") or DEFAULT_TOKENIZER,
+            device=kw.get("device", "cpu"),
+        )
+    if name == "none":
+        return NoEmbedding()
+    raise ValueError(f"unknown embedding backend {name!r}: local, chronos, kronos or none")
+
+
+def build_embeddings(
+    store_dir: str | Path,
+    out_dir: str | Path,
+    backend: str = "local",
+    *,
+    timeframe: str | None = None,
+    symbols: list[str] | None = None,
+    lookback: int = 120,
+    batch_size: int = 512,
+    train_end: str | pd.Timestamp | None = None,
+    local_config=None,
+    progress: bool = True,
+    **backend_kw,
+) -> dict:
+    """Embed every bar of the selected symbols; returns the manifest (see module docstring)."""
+    store = BarStore(store_dir)
+    tf = timeframe or store.default_timeframe()
+    syms = symbols or store.symbols(tf)
+    root = Path(out_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    extra: dict = {}
+    if backend == "local":
+        end = pd.Timestamp(train_end) if train_end else default_train_end(store, tf, syms)
+        extra["train_end"] = str(end)
+        model = fit_local_backend(
+            store,
+            tf,
+            syms,
+            root,
+            lookback=lookback,
+            train_end=end,
+            config=local_config,
+            progress=progress,
+        )
+    else:
+        model = make_backend(backend, **backend_kw)
+    desc = model.describe()
+    fp = hashlib.sha256(
+        (json.dumps(desc, sort_keys=True, default=str) + f"{lookback}|{tf}").encode()
+    ).hexdigest()[:12]
+    folder = root / f"{model.name}-{fp}"
+    folder.mkdir(exist_ok=True)
+    mpath = folder / MANIFEST
+    manifest = json.loads(mpath.read_text()) if mpath.exists() else {"symbols": {}}
+    manifest.update(
+        {
+            "backend": model.name,
+            "describe": desc,
+            "dim": model.dim,
+            "lookback": lookback,
+            "timeframe": tf,
+            "key": folder.name,
+            **extra,
+        }
+    )
+
+    plan = []
+    for s in syms:
+        bars = store.read(s, tf)
+        prev = manifest["symbols"].get(s)
+        start = 0
+        path = folder / f"{safe_name(s)}.npy"
+        if (
+            prev
+            and path.exists()
+            and prev["rows"] <= len(bars)
+            and frame_fingerprint(bars.iloc[: prev["rows"]]) == prev["prefix_sha"]
+        ):
+            start = prev["rows"]
+        plan.append((s, bars, start, path))
+    todo = sum(max(0, len(b) - max(st, lookback - 1)) for _, b, st, _ in plan)
+    computed = 0
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task(f"embedding ({model.name})", total=max(todo, 1))
+        for s, bars, start, path in plan:
+            if start >= len(bars):
+                continue
+            emb = embed_bars(
+                bars,
+                model,
+                lookback,
+                start=start,
+                batch_size=batch_size,
+                on_batch=lambda k: bar.advance(task, k),
+            )
+            if start:
+                emb[:start] = np.load(path)[:start]
+            tmp = path.with_suffix(".tmp.npy")
+            np.save(tmp, emb)
+            os.replace(tmp, path)
+            computed += max(0, len(bars) - max(start, lookback - 1))
+            manifest["symbols"][s] = {
+                "file": path.name,
+                "rows": len(bars),
+                "prefix_sha": frame_fingerprint(bars),
+            }
+    manifest["last_build"] = {"windows_computed": computed, "symbols": len(syms)}
+    tmp = folder / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, default=str))
+    os.replace(tmp, mpath)
+    manifest["path"] = str(folder)
+    return manifest
+
+
+def load_embeddings(folder: str | Path, symbol: str) -> np.ndarray:
+    """One symbol's (n_bars, dim) embeddings from a backend folder built above."""
+    folder = Path(folder)
+    m = json.loads((folder / MANIFEST).read_text())
+    if symbol not in m["symbols"]:
+        raise KeyError(f"{symbol!r} not embedded in {folder}")
+    return np.load(folder / m["symbols"][symbol]["file"])
