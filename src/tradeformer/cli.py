@@ -462,7 +462,26 @@ def demo(
         f"features: {out / 'features'} (warm-up {m['warmup_bars']} bars; MTF 4H/1H unavailable "
         "on daily-only data, flagged in manifest.json)"
     )
-    console.print("[green]demo finished[/] (embeddings, models and backtest join as they land)")
+
+    from tradeformer.features.foundation import build_embeddings
+    from tradeformer.features.foundation.local import LocalEncoderConfig
+
+    emb = build_embeddings(
+        out / "store",
+        out / "embeddings",
+        "local",
+        train_end="2010-12-31",
+        local_config=LocalEncoderConfig(steps=300),
+        progress=True,
+    )
+    held = emb["describe"]["heldout"]
+    console.print(
+        f"embeddings: local encoder (512-D) trained on bars up to 2010-12-31, "
+        f"{emb['last_build']['windows_computed']:,} windows embedded into {emb['path']}; "
+        f"held-out masked-patch MSE {held['masked_mse']:.3f} vs interpolation "
+        f"{held['interpolation']:.3f}, visible mean {held['visible_mean']:.3f}"
+    )
+    console.print("[green]demo finished[/] (training, backtest and report join as they land)")
 
 
 if __name__ == "__main__":  # pragma: no cover
