@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.tradeformer-installed
+export HF_HUB_OFFLINE ?= 1
 
 .PHONY: demo test lint bench clean
 

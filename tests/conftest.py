@@ -8,6 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tradeformer.config import ExperimentConfig
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -47,3 +49,48 @@ def write_parquet(tmp_path: Path):
         return d
 
     return _write
+
+
+@pytest.fixture(scope="session")
+def tiny_source(shared_data, tmp_path_factory):
+    root = tmp_path_factory.mktemp("bars")
+    for sym in ("AAPL", "XOM"):
+        d = pd.read_parquet(shared_data / "daily" / f"{sym}.parquet")
+        d = d[(d["timestamp"] >= "2009-01-01") & (d["timestamp"] < "2015-07-01")]
+        d.to_parquet(root / f"{sym}.parquet", index=False)
+    return root
+
+
+def tiny_config(source, tmp, **over) -> ExperimentConfig:
+    raw = {
+        "name": "tiny",
+        "seed": 7,
+        "runs_dir": str(tmp / "runs"),
+        "cache_dir": str(tmp / "cache"),
+        "write_dataset_table": True,
+        "data": {"source": str(source)},
+        "embedding": {"backend": "local", "local_steps": 15, "batch_size": 512},
+        "calendar": {"test_start": "2015-01-01", "n_folds": 2, "val_bars": 120, "embargo_bars": 3},
+        "models": {
+            "timeformer": {
+                "preset": "small",
+                "overrides": {"d_model": 16, "n_heads": 2, "ffn_dim": 32, "n_layers": 1},
+            },
+            "tft": {
+                "preset": "small",
+                "overrides": {"hidden": 8, "n_heads": 2, "var_dim": 4, "select_dim": 4},
+            },
+        },
+        "training": {
+            "lookback": 60,
+            "epochs": 2,
+            "batch_size": 64,
+            "max_samples_per_epoch": 256,
+            "max_eval_samples": 200,
+            "num_threads": 1,
+        },
+        "veto": {"num_boost_round": 30, "early_stopping_rounds": 10},
+    }
+    for k, v in over.items():
+        raw[k] = {**raw.get(k, {}), **v} if isinstance(v, dict) else v
+    return ExperimentConfig(**raw)

@@ -9,6 +9,7 @@ from typing import Annotated
 import numpy as np
 import pandas as pd
 import typer
+import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -32,6 +33,63 @@ features_app = typer.Typer(help="Build the 29 classical features and the labels.
 app.add_typer(features_app, name="features")
 models_app = typer.Typer(help="Inspect the deep models (TimeFormer-XL, TFT-XL).")
 app.add_typer(models_app, name="models")
+dataset_app = typer.Typer(help="The combined 541-D feature + label table.")
+app.add_typer(dataset_app, name="dataset")
+
+ConfigOpt = Annotated[Path, typer.Option("--config", help="Experiment YAML (see configs/).")]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a config value: --set training.epochs=2 (repeatable)."),
+]
+
+
+def _load_experiment(config: Path, sets: list[str] | None):
+    from tradeformer.config import ConfigError, load_config
+
+    overrides = {}
+    for item in sets or []:
+        if "=" not in item:
+            _fail(f"--set expects key=value, got {item!r}", 2)
+        k, v = item.split("=", 1)
+        overrides[k.strip()] = yaml.safe_load(v)
+    try:
+        return load_config(config, overrides)
+    except ConfigError as e:
+        _fail(str(e), 2)
+        raise
+
+
+def _metrics_table(metrics: dict) -> Table:
+    h = metrics["horizon"]
+    t = Table(title=f"direction at {h} bars: accuracy vs the up-share base rate")
+    for col in (
+        "period",
+        "model",
+        "n",
+        "accuracy",
+        "base rate up",
+        "acc - majority",
+        "AUC",
+        "rank IC",
+    ):
+        t.add_column(col, justify="right")
+    for period in ("oof", "test"):
+        block = metrics[period]
+        for name in ("timeformer", "tft", "ensemble"):
+            m = block[name] if name == "ensemble" else block[name][f"h{h}"]
+            t.add_row(
+                period,
+                name,
+                f"{m['n']:,}",
+                f"{m['accuracy']:.1%}",
+                f"{m['base_rate_up']:.1%}",
+                f"{m['accuracy_minus_majority']:+.1%}",
+                f"{m['auc']:.3f}",
+                f"{m['rank_ic']:+.3f}",
+            )
+    return t
+
+
 console = Console()
 err = Console(stderr=True, soft_wrap=True)
 
@@ -417,71 +475,114 @@ def models_summary(
     console.print(t)
 
 
+@app.command("train")
+def train(
+    config: ConfigOpt,
+    stages: Annotated[
+        str, typer.Option(help="all, or data (features, embeddings, table).")
+    ] = "all",
+    sets: SetOpt = None,
+    run_dir: Annotated[
+        Path | None, typer.Option(help="Run directory (default runs/<name>-<time>).")
+    ] = None,
+) -> None:
+    """Walk-forward training of both deep models, the veto and the bundle (see configs/)."""
+    from tradeformer.training.pipeline import run_training
+
+    cfg = _load_experiment(config, sets)
+    if stages not in ("all", "data"):
+        _fail("--stages must be 'all' or 'data'", 2)
+    try:
+        summary = run_training(
+            cfg,
+            run_dir=run_dir,
+            stages=("data",) if stages == "data" else ("data", "deep", "veto", "bundle"),
+        )
+    except (ValueError, KeyError, FileNotFoundError, RuntimeError) as e:
+        _fail(str(e))
+        raise
+    if "metrics" not in summary:
+        console.print(f"[green]data stage done[/] ({summary['run_dir']})")
+        return
+    m = summary["metrics"]
+    console.print(_metrics_table(m))
+    v = m["veto"]["test"]
+    if v.get("n_kept"):
+        console.print(
+            f"veto (threshold {m['veto']['threshold']}): keeps {v['coverage']:.1%} of test rows; "
+            f"accuracy of kept calls {v['accuracy_kept']:.1%} vs their up-share "
+            f"{v['base_rate_up_kept']:.1%}"
+        )
+    else:
+        console.print(f"veto (threshold {m['veto']['threshold']}): keeps no test row")
+    console.print(
+        f"[green]run[/] {summary['run_dir']} in {summary['seconds'] / 60:.1f} min; "
+        f"bundle {summary['bundle']}"
+    )
+
+
+@dataset_app.command("build")
+def dataset_build(config: ConfigOpt, sets: SetOpt = None) -> None:
+    """Store, features, embeddings and the 541-D + label table (Parquet, one part per symbol)."""
+    from tradeformer.training.pipeline import run_training
+
+    cfg = _load_experiment(config, sets)
+    try:
+        run_training(cfg.model_copy(update={"write_dataset_table": True}), stages=("data",))
+    except (ValueError, KeyError, FileNotFoundError, RuntimeError) as e:
+        _fail(str(e))
+        raise
+    console.print(f"[green]dataset[/] written under {cfg.cache_dir}/dataset/")
+
+
 @app.command("demo")
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Where the demo writes its outputs.")] = Path(
         "demo_output"
     ),
+    quick: Annotated[
+        bool, typer.Option(help="Smoke run: 1 epoch on few samples (numbers meaningless).")
+    ] = False,
 ) -> None:
-    """Offline end-to-end run on the bundled sample (grows with every pipeline stage)."""
+    """Offline end to end on the bundled sample: validate -> features -> local embeddings ->
+    walk-forward TimeFormer-XL + TFT-XL -> veto -> test predictions -> bundle."""
+    from tradeformer.config import load_config
     from tradeformer.data.sample import sample_path
+    from tradeformer.training.pipeline import run_training
 
     console.rule("tradeformer demo: bundled sample (GSPC, IXIC, MSFT daily)")
     loaded = _load(sample_path(), "reject", 120, False, "America/New_York")
     _print_report(loaded.report)
     console.print(_summary_table(loaded, "validated bars"))
-    store = _write_store(loaded, out / "store", ["1W", "1M"], "XNYS", "bundled sample")
-    weekly = store.read("GSPC", "1W")
-    console.print(
-        f"store: {out / 'store'} ({', '.join(store.timeframes())}); "
-        f"GSPC weekly bars: {len(weekly)}, last complete: "
-        f"{weekly.loc[weekly['complete'], 'timestamp'].iloc[-1].date()}"
-    )
-
-    from tradeformer.features.pipeline import build_features, load_features
-
-    m = build_features(out / "store", out / "features", progress=True)
-    t = Table(title=f"classical features ({len(m['columns'])} columns) and labels, last bar")
-    for col in ("symbol", "date", "mtf 1M/1W/1D", "rsi", "adx", "bb_pos", "up share 5d"):
-        t.add_column(col, justify="right")
-    for sym in sorted(m["symbols"]):
-        f = load_features(out / "features", sym)
-        last = f.iloc[-1]
-        mtf = "/".join(f"{int(last[f'mtf_{k}']):+d}" for k in ("1M", "1W", "1D"))
-        t.add_row(
-            sym,
-            str(last["timestamp"].date()),
-            mtf,
-            f"{last['rsi']:.1f}",
-            f"{last['adx']:.1f}",
-            f"{last['bb_position']:.2f}",
-            f"{f['dir_5'].mean():.1%}",
+    cfg = load_config(Path(__file__).parent / "configs" / "demo.yaml")
+    cfg = cfg.model_copy(update={"runs_dir": str(out / "runs"), "cache_dir": str(out / "cache")})
+    if quick:
+        cfg = cfg.model_copy(
+            update={
+                "training": cfg.training.model_copy(
+                    update={"epochs": 1, "max_samples_per_epoch": 256, "max_eval_samples": 256}
+                ),
+                "embedding": cfg.embedding.model_copy(update={"local_steps": 20}),
+            }
         )
-    console.print(t)
+    summary = run_training(cfg)
+    m = summary["metrics"]
+    console.print(_metrics_table(m))
+    v = m["veto"]["test"]
+    if v.get("n_kept"):
+        console.print(
+            f"veto (threshold {m['veto']['threshold']}): keeps {v['coverage']:.1%} of test "
+            f"rows; accuracy of kept calls {v['accuracy_kept']:.1%} vs their up-share "
+            f"{v['base_rate_up_kept']:.1%}"
+        )
     console.print(
-        f"features: {out / 'features'} (warm-up {m['warmup_bars']} bars; MTF 4H/1H unavailable "
-        "on daily-only data, flagged in manifest.json)"
+        "Read accuracy against the base rate: on daily bars nothing here is expected to beat "
+        "'always up' by much (see docs/training.md)."
     )
-
-    from tradeformer.features.foundation import build_embeddings
-    from tradeformer.features.foundation.local import LocalEncoderConfig
-
-    emb = build_embeddings(
-        out / "store",
-        out / "embeddings",
-        "local",
-        train_end="2010-12-31",
-        local_config=LocalEncoderConfig(steps=300),
-        progress=True,
-    )
-    held = emb["describe"]["heldout"]
     console.print(
-        f"embeddings: local encoder (512-D) trained on bars up to 2010-12-31, "
-        f"{emb['last_build']['windows_computed']:,} windows embedded into {emb['path']}; "
-        f"held-out masked-patch MSE {held['masked_mse']:.3f} vs interpolation "
-        f"{held['interpolation']:.3f}, visible mean {held['visible_mean']:.3f}"
+        f"[green]demo finished[/] in {summary['seconds'] / 60:.1f} min: run {summary['run_dir']}, "
+        f"bundle {summary['bundle']}"
     )
-    console.print("[green]demo finished[/] (training, backtest and report join as they land)")
 
 
 if __name__ == "__main__":  # pragma: no cover

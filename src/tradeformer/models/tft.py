@@ -145,10 +145,12 @@ class TFTXL(nn.Module):
         self.quantile_head = QuantileHead(h, c.n_horizons, c.quantiles)
         self.direction_head = nn.Linear(h, c.n_horizons)
         self.task_weights = MultiTaskLoss(2)
-        self.register_buffer("return_scale", torch.tensor(1.0))
+        self.register_buffer("return_scale", torch.ones(c.n_horizons))
 
-    def set_return_scale(self, scale: float) -> None:
-        self.return_scale.fill_(float(scale))
+    def set_return_scale(self, scale: float | list[float]) -> None:
+        """Per-horizon size of the returns (training std): the heads predict ret / scale."""
+        s = torch.as_tensor(scale, dtype=torch.float32)
+        self.return_scale.copy_(s.expand_as(self.return_scale))
 
     def forward(
         self,
@@ -201,7 +203,7 @@ class TFTXL(nn.Module):
             attn_entropy=attention_entropy(w_attn[:, -1:, :]),
             attention=w_attn,
             ret_norm=q_norm[..., mid],
-            quantiles=q_norm * scale,
+            quantiles=q_norm * scale.unsqueeze(-1),
             quantiles_norm=q_norm,
             var_weights=w_var.mean(dim=1),
             var_weights_t=w_var,
@@ -212,6 +214,7 @@ class TFTXL(nn.Module):
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Kendall-weighted quantile (pinball) loss on normalised returns + direction BCE."""
         ql = quantile_loss(out.quantiles_norm, ret / self.return_scale, self.config.quantiles)
+
         bce = direction_loss(out.dir_logit, direction)
         total = self.task_weights([ql, bce])
         mask = ~torch.isnan(ret)

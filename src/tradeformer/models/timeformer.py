@@ -136,11 +136,12 @@ class TimeFormerXL(nn.Module):
         )
         self.dropout = nn.Dropout(c.dropout)
         self.task_weights = MultiTaskLoss(2)
-        self.register_buffer("return_scale", torch.tensor(1.0))
+        self.register_buffer("return_scale", torch.ones(c.n_horizons))
 
-    def set_return_scale(self, scale: float) -> None:
-        """Typical size of the returns (e.g. their training std): the head predicts ret / scale."""
-        self.return_scale.fill_(float(scale))
+    def set_return_scale(self, scale: float | list[float]) -> None:
+        """Per-horizon size of the returns (training std): the heads predict ret / scale."""
+        s = torch.as_tensor(scale, dtype=torch.float32)
+        self.return_scale.copy_(s.expand_as(self.return_scale))
 
     def forward(
         self,

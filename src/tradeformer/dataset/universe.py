@@ -1,0 +1,161 @@
+"""All symbols' bars, classical features, embeddings and labels as contiguous arrays.
+
+Symbols are concatenated (with offsets) so that a batch of samples anywhere in the universe is
+one fancy-index gather; a window never crosses a symbol boundary because samples start at
+`warmup + lookback - 1` bars into their symbol. Nothing here is materialised per window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from safetensors.numpy import load_file, save_file
+
+from tradeformer.data.schema import TIMESTAMP, to_ns
+from tradeformer.data.store import BarStore
+from tradeformer.features.columns import CLASSICAL_COLUMNS, WARMUP_BARS
+from tradeformer.features.foundation.cache import load_embeddings
+from tradeformer.features.pipeline import load_features
+from tradeformer.features.windows import OHLCV, gather, relative_ohlcv
+
+
+@dataclass
+class Universe:
+    symbols: list[str]
+    offsets: np.ndarray  # (S + 1,)
+    timestamps: np.ndarray  # (N,) int64 ns, decision time = bar timestamp
+    ohlcv: np.ndarray  # (N, 5) float64
+    context: np.ndarray  # (N, 29) float32, raw
+    embedding: np.ndarray  # (N, E) float32, raw (E = 0 without embeddings)
+    ret: np.ndarray  # (N, H) float32
+    direction: np.ndarray  # (N, H) float32
+    horizons: tuple[int, ...]
+    eligible: np.ndarray  # (N,) bool: full window, warm features, embedding present
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def symbol_of(self) -> np.ndarray:
+        return np.repeat(np.arange(len(self.symbols)), np.diff(self.offsets))
+
+    @property
+    def labeled(self) -> np.ndarray:
+        return np.isfinite(self.ret).all(axis=1) & np.isfinite(self.direction).all(axis=1)
+
+    def rows_between(self, start: pd.Timestamp, end: pd.Timestamp, labeled: bool = True):
+        """Eligible rows whose decision date lies in [start, end]."""
+        lo, hi = to_ns(pd.Series([start, end]))
+        m = self.eligible & (self.timestamps >= lo) & (self.timestamps <= hi)
+        if labeled:
+            m &= self.labeled
+        return np.flatnonzero(m)
+
+
+def load_universe(
+    store_dir: Path,
+    features_dir: Path,
+    embeddings_dir: Path | None,
+    *,
+    timeframe: str,
+    symbols: list[str],
+    horizons: tuple[int, ...],
+    lookback: int,
+) -> Universe:
+    store = BarStore(store_dir)
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("ts", "px", "ctx", "emb", "ret", "dir")}
+    eligible, offsets = [], [0]
+    for s in symbols:
+        bars = store.read(s, timeframe)
+        table = load_features(features_dir, s)
+        if len(table) != len(bars):
+            raise ValueError(f"{s}: feature table has {len(table)} rows, bars {len(bars)}")
+        ctx = table[list(CLASSICAL_COLUMNS)].to_numpy(dtype="float32")
+        emb = (
+            load_embeddings(embeddings_dir, s).astype("float32")
+            if embeddings_dir is not None
+            else np.zeros((len(bars), 0), dtype="float32")
+        )
+        n = len(bars)
+        ok = np.zeros(n, dtype=bool)
+        ok[WARMUP_BARS + lookback - 1 :] = True
+        ok &= np.isfinite(ctx).all(axis=1) & np.isfinite(emb).all(axis=1)
+        parts["ts"].append(to_ns(bars[TIMESTAMP]))
+        parts["px"].append(bars[list(OHLCV)].to_numpy(dtype="float64"))
+        parts["ctx"].append(ctx)
+        parts["emb"].append(emb)
+        parts["ret"].append(table[[f"ret_{h}" for h in horizons]].to_numpy(dtype="float32"))
+        parts["dir"].append(table[[f"dir_{h}" for h in horizons]].to_numpy(dtype="float32"))
+        eligible.append(ok)
+        offsets.append(offsets[-1] + n)
+    return Universe(
+        symbols=list(symbols),
+        offsets=np.asarray(offsets),
+        timestamps=np.concatenate(parts["ts"]),
+        ohlcv=np.concatenate(parts["px"]),
+        context=np.concatenate(parts["ctx"]),
+        embedding=np.concatenate(parts["emb"]),
+        ret=np.concatenate(parts["ret"]),
+        direction=np.concatenate(parts["dir"]),
+        horizons=tuple(horizons),
+        eligible=np.concatenate(eligible),
+    )
+
+
+@dataclass
+class Scaler:
+    """Standardisation of context and embedding columns, fitted on training rows only."""
+
+    ctx_mean: np.ndarray
+    ctx_std: np.ndarray
+    emb_mean: np.ndarray
+    emb_std: np.ndarray
+    clip: float = 10.0
+
+    @classmethod
+    def fit(cls, u: Universe, rows: np.ndarray) -> Scaler:
+        c = u.context[rows].astype("float64")
+        e = u.embedding[rows].astype("float64")
+        return cls(
+            c.mean(0).astype("float32"),
+            (c.std(0) + 1e-6).astype("float32"),
+            e.mean(0).astype("float32") if e.size else np.zeros(0, "float32"),
+            (e.std(0) + 1e-6).astype("float32") if e.size else np.zeros(0, "float32"),
+        )
+
+    def context(self, x: np.ndarray) -> np.ndarray:
+        return np.clip((x - self.ctx_mean) / self.ctx_std, -self.clip, self.clip)
+
+    def embedding(self, x: np.ndarray) -> np.ndarray:
+        return np.clip((x - self.emb_mean) / self.emb_std, -self.clip, self.clip)
+
+    def save(self, path: Path) -> None:
+        save_file(
+            {
+                "ctx_mean": self.ctx_mean,
+                "ctx_std": self.ctx_std,
+                "emb_mean": self.emb_mean,
+                "emb_std": self.emb_std,
+            },
+            str(path),
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> Scaler:
+        t = load_file(str(path))
+        return cls(t["ctx_mean"], t["ctx_std"], t["emb_mean"], t["emb_std"])
+
+
+def make_batch(u: Universe, rows: np.ndarray, lookback: int, scaler: Scaler) -> dict:
+    """Model inputs and labels for global row indices (numpy float32)."""
+    price = relative_ohlcv(gather(u.ohlcv, rows, lookback))
+    ctx = scaler.context(gather(u.context, rows, lookback)).astype("float32")
+    emb = scaler.embedding(u.embedding[rows]).astype("float32") if u.embedding.shape[1] else None
+    return {
+        "price": price,
+        "context": ctx,
+        "embedding": emb,
+        "ret": u.ret[rows],
+        "dir": u.direction[rows],
+    }

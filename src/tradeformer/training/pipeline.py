@@ -1,0 +1,377 @@
+"""`tradeformer train`: data -> features -> embeddings -> walk-forward deep models (OOF) -> veto
+-> test predictions -> bundle, all under `runs/<name>-<time>/`.
+
+Stages: `data` (store, features, embeddings, the 541-D table), `deep` (folds, OOF and test
+predictions of both models), `veto` (LightGBM on the OOF rows), `bundle`; `all` runs them in
+order, and a later stage can be run alone on an existing run directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+from rich.console import Console
+
+from tradeformer.bundle import save_bundle, weights_hash
+from tradeformer.config import ExperimentConfig
+from tradeformer.data import BarStore, load_bars, sample_path
+from tradeformer.data.schema import TIMESTAMP, Timeframe
+from tradeformer.dataset.calendar import Calendar, make_calendar
+from tradeformer.dataset.table import write_table
+from tradeformer.dataset.universe import Scaler, Universe, load_universe
+from tradeformer.features.columns import WARMUP_BARS
+from tradeformer.features.foundation import build_embeddings
+from tradeformer.features.foundation.local import LocalEncoderConfig
+from tradeformer.features.pipeline import build_features
+from tradeformer.models import build_model
+from tradeformer.training.ensemble import decide, ensemble_return
+from tradeformer.training.metrics import direction_metrics, rank_ic, veto_metrics
+from tradeformer.training.trainer import predict, train_model
+from tradeformer.training.veto import (
+    save_veto,
+    train_veto,
+    veto_feature_names,
+    veto_features,
+    veto_labels,
+)
+
+console = Console()
+STAGES = ("data", "deep", "veto", "bundle")
+LabelHook = Callable[[Universe, Calendar], None]
+
+
+def _stable_hash(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def prepare_store(cfg: ExperimentConfig) -> tuple[BarStore, str]:
+    """The config's bars as a validated store (imported once into the cache)."""
+    src = cfg.data.source
+    path = sample_path() if src == "bundled" else Path(src)
+    if (path / "manifest.json").exists():
+        store = BarStore(path)
+        return store, Timeframe.parse(cfg.data.timeframe or store.default_timeframe()).value
+    key = _stable_hash([str(path.resolve()), cfg.data.adjust, cfg.data.symbols, cfg.data.min_bars])
+    root = Path(cfg.cache_dir) / "stores" / key
+    store = BarStore(root)
+    if not store.exists():
+        loaded = load_bars(
+            path,
+            adjust=cfg.data.adjust,
+            symbols=cfg.data.symbols,
+            min_bars=cfg.data.min_bars,
+            progress=True,
+        )
+        tfs = set(loaded.timeframes.values())
+        if len(tfs) != 1:
+            raise ValueError(f"{path}: symbols have different timeframes {sorted(tfs)}")
+        store.write_many(
+            {tfs.pop(): loaded.bars},
+            meta={"source": str(path)},
+            base_timeframe=next(iter(set(loaded.timeframes.values()))),
+        )
+    tf = Timeframe.parse(cfg.data.timeframe or store.default_timeframe()).value
+    return store, tf
+
+
+def _dates(store: BarStore, tf: str, symbols: list[str], lookback: int) -> np.ndarray:
+    first = WARMUP_BARS + lookback - 1
+    out = [store.read(s, tf)[TIMESTAMP].to_numpy()[first:] for s in symbols]
+    return np.concatenate(out).astype("datetime64[ns]")
+
+
+def run_training(
+    cfg: ExperimentConfig,
+    *,
+    run_dir: Path | None = None,
+    stages: tuple[str, ...] = STAGES,
+    label_hook: LabelHook | None = None,
+    progress: bool = True,
+    quiet: bool = False,
+) -> dict:
+    """Run the selected stages; returns a summary with paths and metrics."""
+    t_start = time.perf_counter()
+    log = (lambda *a: None) if quiet else console.print
+    if run_dir is None:
+        run_dir = Path(cfg.runs_dir) / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    cache = Path(cfg.cache_dir)
+    tcfg = cfg.training
+    if tcfg.num_threads:  # CPU float reductions depend on the thread count: fix it up front
+        torch.set_num_threads(tcfg.num_threads)
+    L = tcfg.lookback
+
+    # ---------------------------------------------------------------- data
+    store, tf = prepare_store(cfg)
+    symbols = cfg.data.symbols or store.symbols(tf)
+    horizons = tuple(cfg.features.horizons)
+    calendar = make_calendar(_dates(store, tf, symbols, L), cfg.calendar, max(horizons))
+    (run_dir / "calendar.json").write_text(json.dumps(calendar.to_dict(), indent=2))
+    log(
+        f"calendar: {len(calendar.folds)} folds, test {calendar.test_start.date()} .. "
+        f"{calendar.test_end.date()}, purge {calendar.purge_bars} + embargo "
+        f"{calendar.embargo_bars} bars"
+    )
+    feat_cfg = cfg.features.model_copy(update={"timeframe": tf})
+    fdir = cache / "features" / _stable_hash([str(store.root), feat_cfg.fingerprint()])
+    fman = build_features(store.root, fdir, feat_cfg, symbols=symbols, progress=progress)
+    emb_dir, emb_info, local_dir = None, {"backend": "none", "dim": 0}, None
+    if cfg.embedding.backend != "none":
+        emb_train_end = calendar.folds[0].train_end  # the encoder never sees a validation date
+        em = build_embeddings(
+            store.root,
+            cache / "embeddings",
+            cfg.embedding.backend,
+            timeframe=tf,
+            symbols=symbols,
+            lookback=L,
+            batch_size=cfg.embedding.batch_size,
+            train_end=emb_train_end,
+            local_config=LocalEncoderConfig(
+                lookback=L, steps=cfg.embedding.local_steps, seed=cfg.seed
+            ),
+            model_id=cfg.embedding.model_id,
+            tokenizer_id=cfg.embedding.tokenizer_id,
+            progress=progress,
+        )
+        emb_dir = Path(em["path"])
+        emb_info = {
+            "backend": em["backend"],
+            "dim": em["dim"],
+            "key": em["key"],
+            "describe": em["describe"],
+            "train_end": str(emb_train_end),
+        }
+        if em["backend"] == "local":
+            local_dir = cache / "embeddings" / "local-models" / em["describe"]["data_key"]
+    u = load_universe(
+        store.root, fdir, emb_dir, timeframe=tf, symbols=symbols, horizons=horizons, lookback=L
+    )
+    data_fp = store.fingerprint(tf, symbols)
+    if label_hook is not None:
+        label_hook(u, calendar)
+    if cfg.write_dataset_table:
+        write_table(
+            u,
+            cache
+            / "dataset"
+            / _stable_hash([data_fp, fman["config_fingerprint"], emb_info.get("key")]),
+            {"embedding": emb_info, "data_fingerprint": data_fp},
+        )
+    log(
+        f"universe: {len(symbols)} symbols, {int(u.eligible.sum()):,} samples, "
+        f"{u.context.shape[1]} + {u.embedding.shape[1]} features"
+    )
+    if stages == ("data",):
+        return {"run_dir": str(run_dir)}
+
+    # ---------------------------------------------------------------- deep models
+    hi = horizons.index(cfg.ensemble.horizon)
+    oof_parts, models, scaler = [], {}, None
+    train_metrics = {}
+    for fold in calendar.folds:
+        tr = u.rows_between(fold.train_start, fold.train_end)
+        va = u.rows_between(fold.val_start, fold.val_end)
+        scaler = Scaler.fit(u, tr)
+        preds = {}
+        for name in ("timeformer", "tft"):
+            choice = getattr(cfg.models, name)
+            over = dict(choice.overrides, embed_dim=u.embedding.shape[1], lookback=L)
+            torch.manual_seed(cfg.seed + 1000 * fold.index)  # initial weights: seeded too
+            model = build_model(name, choice.preset, **over)
+            model, hist = train_model(
+                model,
+                u,
+                tr,
+                va,
+                tcfg,
+                scaler,
+                seed=cfg.seed + 1000 * fold.index,
+                out_dir=run_dir / "deep" / f"fold{fold.index}" / name,
+                progress=progress,
+                label=f"fold {fold.index} {name}",
+            )
+            preds[name] = predict(model, u, va, L, scaler)
+            models[name] = model
+            log(
+                f"fold {fold.index} {name}: {len(tr):,} train / {len(va):,} val samples, "
+                f"{len(hist)} epochs, best val loss {min(h['val_loss'] for h in hist):.4f}"
+            )
+        oof_parts.append((fold.index, va, preds))
+    # in-sample metrics of the last fold's models on a fixed slice of their training rows
+    last = calendar.folds[-1]
+    tr_rows = u.rows_between(last.train_start, last.train_end)
+    tr_rows = tr_rows[:: max(1, len(tr_rows) // 4000)]
+    for name, model in models.items():
+        p = predict(model, u, tr_rows, L, scaler)
+        train_metrics[name] = direction_metrics(p["dir_prob"][:, hi], u.direction[tr_rows, hi])
+
+    test_rows = u.rows_between(calendar.test_start, calendar.test_end, labeled=False)
+    test_preds = {n: predict(m, u, test_rows, L, scaler) for n, m in models.items()}
+    oof = _oof_frame(u, oof_parts, horizons)
+    oof.to_parquet(run_dir / "oof.parquet", index=False)
+
+    # ---------------------------------------------------------------- veto
+    names = veto_feature_names(horizons, u.embedding.shape[1])
+    x_parts, y_parts = [], []
+    for _, rows, preds in oof_parts:
+        x_parts.append(
+            veto_features(u.context[rows], u.embedding[rows], preds["timeformer"], preds["tft"], hi)
+        )
+        y_parts.append(
+            veto_labels(preds["timeformer"], preds["tft"], u.direction[rows], hi, cfg.ensemble)
+        )
+    x_tr, y_tr = np.concatenate(x_parts[:-1]), np.concatenate(y_parts[:-1])
+    booster = train_veto(x_tr, y_tr, x_parts[-1], y_parts[-1], names, cfg.veto, cfg.seed)
+    veto_path = save_veto(booster, run_dir / "veto")
+    x_test = veto_features(
+        u.context[test_rows],
+        u.embedding[test_rows],
+        test_preds["timeformer"],
+        test_preds["tft"],
+        hi,
+    )
+    test_veto = booster.predict(x_test, num_iteration=booster.best_iteration or None)
+    valid_veto = booster.predict(x_parts[-1], num_iteration=booster.best_iteration or None)
+
+    decisions = decide(
+        test_preds["timeformer"]["ret"][:, hi],
+        test_preds["tft"]["ret"][:, hi],
+        test_veto,
+        cfg.ensemble,
+        cfg.veto.threshold,
+    )
+    decisions.insert(0, "symbol", np.asarray(u.symbols)[u.symbol_of[test_rows]])
+    decisions.insert(0, "timestamp", pd.DatetimeIndex(u.timestamps[test_rows].astype("M8[ns]")))
+    decisions[f"ret_{cfg.ensemble.horizon}"] = u.ret[test_rows, hi]
+    decisions.to_parquet(run_dir / "test_predictions.parquet", index=False)
+
+    metrics = _metrics(
+        u,
+        oof_parts,
+        test_rows,
+        test_preds,
+        test_veto,
+        valid_veto,
+        y_parts[-1],
+        horizons,
+        hi,
+        cfg,
+        booster,
+    )
+    metrics["train_period"] = train_metrics
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
+
+    # ---------------------------------------------------------------- bundle
+    bundle_dir = save_bundle(
+        run_dir / "bundle",
+        timeformer=models["timeformer"],
+        tft=models["tft"],
+        veto_path=veto_path,
+        scaler=scaler,
+        config=cfg.model_dump(mode="json"),
+        embedding=emb_info,
+        local_model_dir=local_dir,
+        horizons=horizons,
+        lookback=L,
+        data_fingerprint=data_fp,
+        calendar=calendar.to_dict(),
+        metrics=metrics,
+        veto_features=names,
+        variable_names=models["tft"].variable_names,
+    )
+    summary = {
+        "run_dir": str(run_dir),
+        "bundle": str(bundle_dir),
+        "weights_hash": weights_hash(bundle_dir),
+        "metrics": metrics,
+        "seconds": time.perf_counter() - t_start,
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    return summary
+
+
+def _oof_frame(u: Universe, parts, horizons) -> pd.DataFrame:
+    frames = []
+    for k, rows, preds in parts:
+        df = pd.DataFrame(
+            {
+                "fold": k,
+                "row": rows,
+                "symbol": np.asarray(u.symbols)[u.symbol_of[rows]],
+                "timestamp": pd.DatetimeIndex(u.timestamps[rows].astype("M8[ns]")),
+            }
+        )
+        for name, p in preds.items():
+            for j, h in enumerate(horizons):
+                df[f"{name}_ret_{h}"] = p["ret"][:, j]
+                df[f"{name}_prob_{h}"] = p["dir_prob"][:, j]
+        for j, h in enumerate(horizons):
+            df[f"ret_{h}"] = u.ret[rows, j]
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _metrics(
+    u, oof_parts, test_rows, test_preds, test_veto, valid_veto, valid_y, horizons, hi, cfg, booster
+) -> dict:
+    def block(rows, preds) -> dict:
+        out = {}
+        for name, p in preds.items():
+            out[name] = {
+                f"h{h}": {
+                    **direction_metrics(p["dir_prob"][:, j], u.direction[rows, j]),
+                    "rank_ic": rank_ic(p["ret"][:, j], u.ret[rows, j]),
+                }
+                for j, h in enumerate(horizons)
+            }
+        ens = ensemble_return(
+            preds["timeformer"]["ret"][:, hi], preds["tft"]["ret"][:, hi], cfg.ensemble
+        )
+        out["ensemble"] = {
+            **direction_metrics((ens > 0).astype(float), u.direction[rows, hi]),
+            "rank_ic": rank_ic(ens, u.ret[rows, hi]),
+        }
+        return out
+
+    oof_rows = np.concatenate([r for _, r, _ in oof_parts])
+    oof_preds = {
+        n: {k: np.concatenate([p[n][k] for _, _, p in oof_parts]) for k in oof_parts[0][2][n]}
+        for n in ("timeformer", "tft")
+    }
+    labeled = np.isfinite(u.ret[test_rows, hi])
+    trows = test_rows[labeled]
+    tpreds = {n: {k: v[labeled] for k, v in p.items()} for n, p in test_preds.items()}
+    ens_test = ensemble_return(
+        tpreds["timeformer"]["ret"][:, hi], tpreds["tft"]["ret"][:, hi], cfg.ensemble
+    )
+    last_rows = oof_parts[-1][1]
+    last = oof_parts[-1][2]
+    ens_last = ensemble_return(
+        last["timeformer"]["ret"][:, hi], last["tft"]["ret"][:, hi], cfg.ensemble
+    )
+    return {
+        "horizon": cfg.ensemble.horizon,
+        "oof": block(oof_rows, oof_preds),
+        "test": block(trows, tpreds),
+        "veto": {
+            "best_iteration": int(booster.best_iteration or booster.current_iteration()),
+            "threshold": cfg.veto.threshold,
+            "valid_fold_auc": direction_metrics(valid_veto, valid_y)["auc"],
+            "valid_fold": veto_metrics(
+                valid_veto >= cfg.veto.threshold, ens_last > 0, u.direction[last_rows, hi]
+            ),
+            "test": veto_metrics(
+                test_veto[labeled] >= cfg.veto.threshold, ens_test > 0, u.direction[trows, hi]
+            ),
+        },
+    }
