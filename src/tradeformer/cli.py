@@ -59,6 +59,20 @@ def _load_experiment(config: Path, sets: list[str] | None):
         raise
 
 
+def _print_results(m: dict) -> None:
+    """Direction metrics table and the veto's coverage against its rows' base rate."""
+    console.print(_metrics_table(m))
+    v = m["veto"]["test"]
+    if v.get("n_kept"):
+        console.print(
+            f"veto (threshold {m['veto']['threshold']}): keeps {v['coverage']:.1%} of test rows; "
+            f"accuracy of kept calls {v['accuracy_kept']:.1%} vs their up-share "
+            f"{v['base_rate_up_kept']:.1%}"
+        )
+    else:
+        console.print(f"veto (threshold {m['veto']['threshold']}): keeps no test row")
+
+
 def _metrics_table(metrics: dict) -> Table:
     h = metrics["horizon"]
     t = Table(title=f"direction at {h} bars: accuracy vs the up-share base rate")
@@ -504,17 +518,7 @@ def train(
     if "metrics" not in summary:
         console.print(f"[green]data stage done[/] ({summary['run_dir']})")
         return
-    m = summary["metrics"]
-    console.print(_metrics_table(m))
-    v = m["veto"]["test"]
-    if v.get("n_kept"):
-        console.print(
-            f"veto (threshold {m['veto']['threshold']}): keeps {v['coverage']:.1%} of test rows; "
-            f"accuracy of kept calls {v['accuracy_kept']:.1%} vs their up-share "
-            f"{v['base_rate_up_kept']:.1%}"
-        )
-    else:
-        console.print(f"veto (threshold {m['veto']['threshold']}): keeps no test row")
+    _print_results(summary["metrics"])
     console.print(
         f"[green]run[/] {summary['run_dir']} in {summary['seconds'] / 60:.1f} min; "
         f"bundle {summary['bundle']}"
@@ -566,15 +570,7 @@ def demo(
             }
         )
     summary = run_training(cfg)
-    m = summary["metrics"]
-    console.print(_metrics_table(m))
-    v = m["veto"]["test"]
-    if v.get("n_kept"):
-        console.print(
-            f"veto (threshold {m['veto']['threshold']}): keeps {v['coverage']:.1%} of test "
-            f"rows; accuracy of kept calls {v['accuracy_kept']:.1%} vs their up-share "
-            f"{v['base_rate_up_kept']:.1%}"
-        )
+    _print_results(summary["metrics"])
     console.print(
         "Read accuracy against the base rate: on daily bars nothing here is expected to beat "
         "'always up' by much (see docs/training.md)."

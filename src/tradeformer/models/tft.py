@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tradeformer.models.base import ForecastModel
 from tradeformer.models.layers import (
     GatedLinearUnit,
     GatedResidualNetwork,
@@ -23,7 +24,7 @@ from tradeformer.models.layers import (
     VariableSelectionNetwork,
     attention_entropy,
 )
-from tradeformer.models.losses import MultiTaskLoss, direction_loss, quantile_loss
+from tradeformer.models.losses import direction_loss, quantile_loss
 from tradeformer.models.outputs import ModelOutput
 from tradeformer.models.timeformer import broadcast_context
 
@@ -94,7 +95,7 @@ class QuantileHead(nn.Module):
         return torch.cat([below.flip(-1), mid, above], dim=-1)
 
 
-class TFTXL(nn.Module):
+class TFTXL(ForecastModel):
     """See module docstring. forward(price (B,L,5), embedding (B,E) | None, context)."""
 
     def __init__(self, config: TFTConfig | None = None, variable_names: list[str] | None = None):
@@ -144,13 +145,7 @@ class TFTXL(nn.Module):
         self.out_norm = nn.LayerNorm(h)
         self.quantile_head = QuantileHead(h, c.n_horizons, c.quantiles)
         self.direction_head = nn.Linear(h, c.n_horizons)
-        self.task_weights = MultiTaskLoss(2)
-        self.register_buffer("return_scale", torch.ones(c.n_horizons))
-
-    def set_return_scale(self, scale: float | list[float]) -> None:
-        """Per-horizon size of the returns (training std): the heads predict ret / scale."""
-        s = torch.as_tensor(scale, dtype=torch.float32)
-        self.return_scale.copy_(s.expand_as(self.return_scale))
+        self._init_forecast(c.n_horizons)
 
     def forward(
         self,

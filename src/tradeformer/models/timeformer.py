@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tradeformer.models.base import ForecastModel
 from tradeformer.models.layers import (
     TCN,
     CrossAttention,
@@ -24,7 +25,7 @@ from tradeformer.models.layers import (
     RopeSelfAttention,
     attention_entropy,
 )
-from tradeformer.models.losses import MultiTaskLoss, direction_loss, gaussian_nll
+from tradeformer.models.losses import direction_loss, gaussian_nll
 from tradeformer.models.outputs import ModelOutput
 
 LOG_VAR_LIMIT = 10.0
@@ -103,7 +104,7 @@ def broadcast_context(context: torch.Tensor | None, batch: int, length: int, dim
     return context
 
 
-class TimeFormerXL(nn.Module):
+class TimeFormerXL(ForecastModel):
     """See module docstring. forward(price (B,L,5), embedding (B,E) | None, context)."""
 
     def __init__(self, config: TimeFormerConfig | None = None):
@@ -135,13 +136,7 @@ class TimeFormerXL(nn.Module):
             nn.Linear(d, 3 * c.n_horizons),
         )
         self.dropout = nn.Dropout(c.dropout)
-        self.task_weights = MultiTaskLoss(2)
-        self.register_buffer("return_scale", torch.ones(c.n_horizons))
-
-    def set_return_scale(self, scale: float | list[float]) -> None:
-        """Per-horizon size of the returns (training std): the heads predict ret / scale."""
-        s = torch.as_tensor(scale, dtype=torch.float32)
-        self.return_scale.copy_(s.expand_as(self.return_scale))
+        self._init_forecast(c.n_horizons)
 
     def forward(
         self,

@@ -73,11 +73,8 @@ def prepare_store(cfg: ExperimentConfig) -> tuple[BarStore, str]:
         tfs = set(loaded.timeframes.values())
         if len(tfs) != 1:
             raise ValueError(f"{path}: symbols have different timeframes {sorted(tfs)}")
-        store.write_many(
-            {tfs.pop(): loaded.bars},
-            meta={"source": str(path)},
-            base_timeframe=next(iter(set(loaded.timeframes.values()))),
-        )
+        base = tfs.pop()
+        store.write_many({base: loaded.bars}, meta={"source": str(path)}, base_timeframe=base)
     tf = Timeframe.parse(cfg.data.timeframe or store.default_timeframe()).value
     return store, tf
 

@@ -1,0 +1,21 @@
+"""What both deep models share: the per-horizon return scale and the learned task weights."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from tradeformer.models.losses import MultiTaskLoss
+
+
+class ForecastModel(nn.Module):
+    """Base of TimeFormer-XL and TFT-XL: heads predict returns divided by `return_scale`."""
+
+    def _init_forecast(self, n_horizons: int, n_tasks: int = 2) -> None:
+        self.task_weights = MultiTaskLoss(n_tasks)
+        self.register_buffer("return_scale", torch.ones(n_horizons))
+
+    def set_return_scale(self, scale: float | list[float]) -> None:
+        """Per-horizon size of the returns (training std): the heads predict ret / scale."""
+        s = torch.as_tensor(scale, dtype=torch.float32)
+        self.return_scale.copy_(s.expand_as(self.return_scale))
