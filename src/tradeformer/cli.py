@@ -525,6 +525,56 @@ def train(
     )
 
 
+@app.command("predict")
+def predict_cmd(
+    bundle: Annotated[Path, typer.Option("--bundle", help="Bundle directory (runs/<id>/bundle).")],
+    data: Annotated[Path, typer.Option("--data", help="Bar store with the symbols' bars.")],
+    symbols: Annotated[list[str] | None, typer.Argument(help="Symbols (default: all).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write .csv or .parquet.")] = None,
+) -> None:
+    """The next trade for each symbol from its latest bars (one batched pass)."""
+    from tradeformer.bundle import BundleError
+    from tradeformer.inference import Predictor
+
+    try:
+        pred = Predictor.load(bundle)
+        table = pred.predict_store(data, symbols or None)
+    except (BundleError, KeyError, ValueError, FileNotFoundError) as e:
+        _fail(str(e))
+        raise
+    h = pred.ensemble.horizon
+    t = Table(title=f"next trade ({h}-bar horizon, veto threshold {pred.threshold})")
+    for col in (
+        "symbol",
+        "last bar",
+        "action",
+        "expected return",
+        "confidence",
+        "TimeFormer",
+        "TFT",
+        "veto prob",
+    ):
+        t.add_column(col, justify="right")
+    for r in table.itertuples(index=False):
+        t.add_row(
+            r.symbol,
+            _when(r.timestamp),
+            r.action,
+            f"{r.expected_return:+.3%}",
+            f"{r.confidence:.2f}",
+            f"{r.timeformer_ret:+.3%}",
+            f"{r.tft_ret:+.3%}",
+            f"{r.veto_prob:.3f}",
+        )
+    console.print(t)
+    if out is not None:
+        if out.suffix == ".parquet":
+            table.to_parquet(out, index=False)
+        else:
+            table.to_csv(out, index=False)
+        console.print(f"wrote {out}")
+
+
 @dataset_app.command("build")
 def dataset_build(config: ConfigOpt, sets: SetOpt = None) -> None:
     """Store, features, embeddings and the 541-D + label table (Parquet, one part per symbol)."""

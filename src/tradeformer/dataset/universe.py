@@ -63,44 +63,62 @@ def load_universe(
     horizons: tuple[int, ...],
     lookback: int,
 ) -> Universe:
+    """The universe of a store + feature build + embedding cache (training)."""
     store = BarStore(store_dir)
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("ts", "px", "ctx", "emb", "ret", "dir")}
-    eligible, offsets = [], [0]
+    parts = []
     for s in symbols:
         bars = store.read(s, timeframe)
-        table = load_features(features_dir, s)
+        emb = load_embeddings(embeddings_dir, s) if embeddings_dir is not None else None
+        parts.append((s, bars, load_features(features_dir, s), emb))
+    return build_universe(parts, horizons=horizons, lookback=lookback)
+
+
+def build_universe(
+    parts: list[tuple[str, pd.DataFrame, pd.DataFrame, np.ndarray | None]],
+    *,
+    horizons: tuple[int, ...],
+    lookback: int,
+) -> Universe:
+    """Assemble (symbol, bars, feature table, embeddings or None) into one Universe; the same
+    code serves training and inference."""
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("ts", "px", "ctx", "emb", "ret", "dir")}
+    eligible, offsets = [], [0]
+    for s, bars, table, emb in parts:
         if len(table) != len(bars):
             raise ValueError(f"{s}: feature table has {len(table)} rows, bars {len(bars)}")
         ctx = table[list(CLASSICAL_COLUMNS)].to_numpy(dtype="float32")
-        emb = (
-            load_embeddings(embeddings_dir, s).astype("float32")
-            if embeddings_dir is not None
-            else np.zeros((len(bars), 0), dtype="float32")
-        )
         n = len(bars)
+        emb = np.zeros((n, 0), dtype="float32") if emb is None else emb.astype("float32")
         ok = np.zeros(n, dtype=bool)
         ok[WARMUP_BARS + lookback - 1 :] = True
         ok &= np.isfinite(ctx).all(axis=1) & np.isfinite(emb).all(axis=1)
-        parts["ts"].append(to_ns(bars[TIMESTAMP]))
-        parts["px"].append(bars[list(OHLCV)].to_numpy(dtype="float64"))
-        parts["ctx"].append(ctx)
-        parts["emb"].append(emb)
-        parts["ret"].append(table[[f"ret_{h}" for h in horizons]].to_numpy(dtype="float32"))
-        parts["dir"].append(table[[f"dir_{h}" for h in horizons]].to_numpy(dtype="float32"))
+        cols["ts"].append(to_ns(bars[TIMESTAMP]))
+        cols["px"].append(bars[list(OHLCV)].to_numpy(dtype="float64"))
+        cols["ctx"].append(ctx)
+        cols["emb"].append(emb)
+        cols["ret"].append(_labels(table, "ret", horizons, n))
+        cols["dir"].append(_labels(table, "dir", horizons, n))
         eligible.append(ok)
         offsets.append(offsets[-1] + n)
     return Universe(
-        symbols=list(symbols),
+        symbols=[p[0] for p in parts],
         offsets=np.asarray(offsets),
-        timestamps=np.concatenate(parts["ts"]),
-        ohlcv=np.concatenate(parts["px"]),
-        context=np.concatenate(parts["ctx"]),
-        embedding=np.concatenate(parts["emb"]),
-        ret=np.concatenate(parts["ret"]),
-        direction=np.concatenate(parts["dir"]),
+        timestamps=np.concatenate(cols["ts"]),
+        ohlcv=np.concatenate(cols["px"]),
+        context=np.concatenate(cols["ctx"]),
+        embedding=np.concatenate(cols["emb"]),
+        ret=np.concatenate(cols["ret"]),
+        direction=np.concatenate(cols["dir"]),
         horizons=tuple(horizons),
         eligible=np.concatenate(eligible),
     )
+
+
+def _labels(table: pd.DataFrame, kind: str, horizons: tuple[int, ...], n: int) -> np.ndarray:
+    names = [f"{kind}_{h}" for h in horizons]
+    if all(c in table.columns for c in names):
+        return table[names].to_numpy(dtype="float32")
+    return np.full((n, len(horizons)), np.nan, dtype="float32")
 
 
 @dataclass

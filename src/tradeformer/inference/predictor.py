@@ -1,0 +1,158 @@
+"""`Predictor`: a bundle loaded once, predicting the next trade from bars.
+
+Features, embeddings, windows, scaling, both networks, the veto and the decision all go through
+the training code (`classical_features`, the bundle's embedding backend, `build_universe`,
+`make_batch`, `trainer.predict`, `veto_features`, `decide`): there is no second implementation.
+Many symbols are predicted in one batched pass.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tradeformer.bundle import Bundle, BundleError, load_bundle
+from tradeformer.config import EnsembleConfig
+from tradeformer.data.loading import LoadedBars, finalize_bars, normalize_table
+from tradeformer.data.schema import TIMESTAMP
+from tradeformer.data.store import BarStore
+from tradeformer.data.validation import ValidationReport
+from tradeformer.dataset.universe import build_universe
+from tradeformer.features.columns import WARMUP_BARS
+from tradeformer.features.foundation.base import EmbeddingBackend, NoEmbedding
+from tradeformer.features.pipeline import FeatureConfig, classical_features
+from tradeformer.features.windows import OHLCV, gather
+from tradeformer.training.ensemble import decide
+from tradeformer.training.trainer import predict
+from tradeformer.training.veto import veto_features
+
+
+class Predictor:
+    def __init__(self, bundle: Bundle, embedder: EmbeddingBackend):
+        self.bundle = bundle
+        self.embedder = embedder
+        cfg = bundle.manifest["config"]
+        self.features = FeatureConfig(**cfg["features"])
+        self.ensemble = EnsembleConfig(**cfg["ensemble"])
+        self.threshold = float(cfg["veto"]["threshold"])
+        self.lookback = bundle.lookback
+        self.horizons = bundle.horizons
+        self.min_bars = WARMUP_BARS + self.lookback
+
+    @classmethod
+    def load(cls, bundle_dir: str | Path, **backend_kw) -> Predictor:
+        """Verify and load a bundle, and the embedding backend it was trained with."""
+        bundle = load_bundle(bundle_dir)
+        info = bundle.manifest["embedding"]
+        backend = info.get("backend", "none")
+        if backend == "none":
+            embedder: EmbeddingBackend = NoEmbedding()
+        elif backend == "local":
+            from tradeformer.features.foundation.local import LocalBackend
+
+            embedder = LocalBackend.load(Path(bundle_dir) / "embedding_model")
+        else:
+            from tradeformer.features.foundation.cache import make_backend
+
+            d = info.get("describe", {})
+            embedder = make_backend(
+                backend,
+                model_id=d.get("model_id"),
+                tokenizer_id=d.get("tokenizer_id"),
+                **backend_kw,
+            )
+        if embedder.dim != bundle.manifest["schema"]["embedding_dim"]:
+            raise BundleError(
+                f"embedding backend gives {embedder.dim} dims, the bundle expects "
+                f"{bundle.manifest['schema']['embedding_dim']}"
+            )
+        return cls(bundle, embedder)
+
+    # ------------------------------------------------------------------ inputs
+    def validate(self, bars_by_symbol: dict[str, pd.DataFrame]) -> LoadedBars:
+        """Normalise and validate raw bars exactly as `tradeformer data` does (reject policy)."""
+        frames, parse, sources = {}, {}, {}
+        for sym, raw in bars_by_symbol.items():
+            raw = raw.reset_index() if not isinstance(raw.index, pd.RangeIndex) else raw
+            frames[sym], parse[sym] = normalize_table(raw, symbol=sym, source="request")
+            sources[sym] = "request"
+        return finalize_bars(
+            frames,
+            sources,
+            parse,
+            ValidationReport(),
+            policy="reject",
+            min_bars=self.min_bars,
+            adjust=False,
+        )
+
+    # ------------------------------------------------------------------ prediction
+    def predict_bars(self, bars_by_symbol: dict[str, pd.DataFrame]) -> pd.DataFrame:
+        """One row per symbol: the decision for the bar after the last given bar."""
+        loaded = self.validate(bars_by_symbol)
+        return self._predict_validated(loaded.bars, loaded.timeframes)
+
+    def predict_store(
+        self, store_dir: str | Path, symbols: list[str] | None = None, timeframe: str | None = None
+    ) -> pd.DataFrame:
+        store = BarStore(store_dir)
+        tf = timeframe or store.default_timeframe()
+        syms = symbols or store.symbols(tf)
+        missing = sorted(set(syms) - set(store.symbols(tf)))
+        if missing:
+            raise KeyError(f"not in store {store_dir} ({tf}): {', '.join(missing)}")
+        bars = {s: store.read(s, tf).tail(self.min_bars + 50).reset_index(drop=True) for s in syms}
+        short = [s for s, b in bars.items() if len(b) < self.min_bars]
+        if short:
+            raise ValueError(f"need at least {self.min_bars} bars: {', '.join(short)}")
+        return self._predict_validated(bars, {s: tf for s in syms})
+
+    def _predict_validated(self, bars: dict[str, pd.DataFrame], tfs: dict[str, str]):
+        parts = []
+        for sym, b in bars.items():
+            table, _ = classical_features(b, self.features, timeframe=tfs[sym])
+            emb = None
+            if self.embedder.dim:
+                emb = np.full((len(b), self.embedder.dim), np.nan, dtype="float32")
+                values = b[list(OHLCV)].to_numpy(dtype="float64")
+                ts = b[TIMESTAMP].astype("datetime64[ns]").to_numpy().view("int64")
+                last = np.array([len(b) - 1])
+                emb[-1] = self.embedder.embed(
+                    gather(values, last, self.lookback),
+                    gather(ts[:, None], last, self.lookback)[..., 0],
+                )[0]
+            parts.append((sym, b, table, emb))
+        u = build_universe(parts, horizons=self.horizons, lookback=self.lookback)
+        rows = u.offsets[1:] - 1
+        if not u.eligible[rows].all():
+            bad = [u.symbols[i] for i in np.flatnonzero(~u.eligible[rows])]
+            raise ValueError(f"features not available at the last bar of: {', '.join(bad)}")
+        b = self.bundle
+        tf_out = predict(b.timeformer, u, rows, self.lookback, b.scaler)
+        tft_out = predict(b.tft, u, rows, self.lookback, b.scaler)
+        hi = self.horizons.index(self.ensemble.horizon)
+        # the veto sees the raw (unscaled) inputs, as in training
+        x = veto_features(u.context[rows], u.embedding[rows], tf_out, tft_out, hi)
+        veto = b.veto.predict(x)
+        out = decide(
+            tf_out["ret"][:, hi], tft_out["ret"][:, hi], veto, self.ensemble, self.threshold
+        )
+        out.insert(0, "timestamp", pd.DatetimeIndex(u.timestamps[rows].astype("M8[ns]")))
+        out.insert(0, "symbol", u.symbols)
+        for j, h in enumerate(self.horizons):
+            out[f"timeformer_ret_{h}"] = tf_out["ret"][:, j]
+            out[f"tft_ret_{h}"] = tft_out["ret"][:, j]
+            out[f"timeformer_std_{h}"] = tf_out["uncertainty"][:, j]
+            out[f"tft_p10_p90_{h}"] = tft_out["q_range"][:, j]
+            out[f"timeformer_prob_up_{h}"] = tf_out["dir_prob"][:, j]
+            out[f"tft_prob_up_{h}"] = tft_out["dir_prob"][:, j]
+        out["attention_entropy"] = tf_out["attn_entropy"]
+        return out
+
+
+def predict_next_trade(predictor: Predictor, symbol: str, store_dir: str | Path) -> dict:
+    """The spec's `predict_next_trade(symbol)`: one symbol from a store, as a dict."""
+    row = predictor.predict_store(store_dir, [symbol]).iloc[0]
+    return {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}

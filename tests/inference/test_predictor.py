@@ -1,0 +1,97 @@
+"""Predictor: the same numbers as the training run's test predictions, single = batch, store =
+raw bars = CLI, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import tiny_config
+from tradeformer.cli import app
+from tradeformer.data import DataValidationError
+from tradeformer.inference import Predictor, predict_next_trade
+from tradeformer.training.pipeline import run_training
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_source, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("run")
+    summary = run_training(tiny_config(tiny_source, tmp), progress=False, quiet=True)
+    store = next((tmp / "cache" / "stores").iterdir())
+    return summary, Predictor.load(summary["bundle"]), store
+
+
+def _bars(tiny_source: Path, sym: str) -> pd.DataFrame:
+    return pd.read_parquet(tiny_source / f"{sym}.parquet").reset_index(drop=True)
+
+
+def test_matches_the_training_runs_test_predictions(trained, tiny_source):
+    summary, pred, _ = trained
+    expected = pd.read_parquet(Path(summary["run_dir"]) / "test_predictions.parquet")
+    for sym in ("AAPL", "XOM"):
+        bars = _bars(tiny_source, sym)
+        exp = expected[expected["symbol"] == sym]
+        for ts in exp["timestamp"].iloc[[0, len(exp) // 2, -1]]:
+            t = int(np.flatnonzero(bars["timestamp"] == ts)[0])
+            got = pred.predict_bars({sym: bars.iloc[: t + 1]}).iloc[0]
+            row = exp[exp["timestamp"] == ts].iloc[0]
+            assert got["timestamp"] == ts
+            for col in ("expected_return", "timeformer_ret", "tft_ret", "veto_prob"):
+                assert got[col] == pytest.approx(row[col], rel=1e-4, abs=1e-7), (sym, ts, col)
+            assert got["action"] == row["action"]
+
+
+def test_batch_equals_single_and_store_equals_bars(trained, tiny_source):
+    _, pred, store = trained
+    bars = {s: _bars(tiny_source, s) for s in ("AAPL", "XOM")}
+    batch = pred.predict_bars(bars).set_index("symbol")
+    for sym, b in bars.items():
+        single = pred.predict_bars({sym: b}).set_index("symbol")
+        pd.testing.assert_frame_equal(batch.loc[[sym]], single, rtol=1e-5)
+    from_store = pred.predict_store(store).set_index("symbol")
+    pd.testing.assert_frame_equal(from_store, batch, rtol=1e-5)
+    d = predict_next_trade(pred, "XOM", store)
+    assert d["action"] in ("BUY", "SELL", "HOLD")
+    assert set(d) >= {"expected_return", "confidence", "stockformer_ret", "tft_ret", "veto_prob"}
+    assert "tft_p10_p90_10" in d
+
+
+def test_clear_errors(trained, tiny_source):
+    _, pred, store = trained
+    bars = _bars(tiny_source, "AAPL")
+    with pytest.raises(DataValidationError, match="history_shorter_than_lookback"):
+        pred.predict_bars({"AAPL": bars.iloc[:100]})
+    bad = bars.copy()
+    bad.loc[len(bad) - 1, "high"] = 1.0
+    with pytest.raises(DataValidationError, match="high_below_open_close"):
+        pred.predict_bars({"AAPL": bad})
+    with pytest.raises(KeyError, match="NOPE"):
+        pred.predict_store(store, ["NOPE"])
+
+
+def test_cli_predict_same_numbers(trained, tmp_path):
+    summary, pred, store = trained
+    out = tmp_path / "pred.csv"
+    res = CliRunner().invoke(
+        app,
+        [
+            "predict",
+            "--bundle",
+            summary["bundle"],
+            "--data",
+            str(store),
+            "AAPL",
+            "XOM",
+            "--out",
+            str(out),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    cli = pd.read_csv(out).set_index("symbol")
+    api = pred.predict_store(store, ["AAPL", "XOM"]).set_index("symbol")
+    np.testing.assert_allclose(cli["veto_prob"], api["veto_prob"], rtol=1e-6)
+    assert list(cli["action"]) == list(api["action"])
