@@ -8,6 +8,7 @@ Many symbols are predicted in one batched pass.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,7 @@ class Predictor:
         self.lookback = bundle.lookback
         self.horizons = bundle.horizons
         self.min_bars = WARMUP_BARS + self.lookback
+        self.last_timing: dict[str, float] = {}  # seconds per stage of the latest call
 
     @classmethod
     def load(cls, bundle_dir: str | Path, **backend_kw) -> Predictor:
@@ -110,20 +112,30 @@ class Predictor:
         return self._predict_validated(bars, {s: tf for s in syms})
 
     def _predict_validated(self, bars: dict[str, pd.DataFrame], tfs: dict[str, str]):
-        parts = []
+        t0 = time.perf_counter()
+        timing = {"features": 0.0, "embedding": 0.0}
+        tables = {}
+        t1 = time.perf_counter()
         for sym, b in bars.items():
-            table, _ = classical_features(b, self.features, timeframe=tfs[sym])
-            emb = None
-            if self.embedder.dim:
-                emb = np.full((len(b), self.embedder.dim), np.nan, dtype="float32")
+            tables[sym], _ = classical_features(b, self.features, timeframe=tfs[sym])
+        t2 = time.perf_counter()
+        timing["features"] = t2 - t1
+        embs: dict[str, np.ndarray | None] = dict.fromkeys(bars)
+        if self.embedder.dim:  # one batched call for the last window of every symbol
+            windows, stamps = [], []
+            for b in bars.values():
+                last = np.array([len(b) - 1])
                 values = b[list(OHLCV)].to_numpy(dtype="float64")
                 ts = b[TIMESTAMP].astype("datetime64[ns]").to_numpy().view("int64")
-                last = np.array([len(b) - 1])
-                emb[-1] = self.embedder.embed(
-                    gather(values, last, self.lookback),
-                    gather(ts[:, None], last, self.lookback)[..., 0],
-                )[0]
-            parts.append((sym, b, table, emb))
+                windows.append(gather(values, last, self.lookback))
+                stamps.append(gather(ts[:, None], last, self.lookback)[..., 0])
+            vecs = self.embedder.embed(np.concatenate(windows), np.concatenate(stamps))
+            for k, (sym, b) in enumerate(bars.items()):
+                emb = np.full((len(b), self.embedder.dim), np.nan, dtype="float32")
+                emb[-1] = vecs[k]
+                embs[sym] = emb
+        timing["embedding"] = time.perf_counter() - t2
+        parts = [(sym, b, tables[sym], embs[sym]) for sym, b in bars.items()]
         u = build_universe(parts, horizons=self.horizons, lookback=self.lookback)
         rows = u.offsets[1:] - 1
         if not u.eligible[rows].all():
@@ -149,6 +161,9 @@ class Predictor:
             out[f"timeformer_prob_up_{h}"] = tf_out["dir_prob"][:, j]
             out[f"tft_prob_up_{h}"] = tft_out["dir_prob"][:, j]
         out["attention_entropy"] = tf_out["attn_entropy"]
+        timing["total"] = time.perf_counter() - t0
+        timing["models_and_veto"] = timing["total"] - timing["features"] - timing["embedding"]
+        self.last_timing = timing
         return out
 
 
