@@ -575,6 +575,29 @@ def predict_cmd(
         console.print(f"wrote {out}")
 
 
+@app.command("serve")
+def serve(
+    bundle: Annotated[Path, typer.Option("--bundle", help="Bundle directory.")],
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Bar store for GET /v1/predict/{symbol}.")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """HTTP API: /v1/health, /v1/model, /v1/predict/{symbol}, POST /v1/predict[/batch]; /docs."""
+    try:
+        import uvicorn
+
+        from tradeformer.api.app import create_app
+    except ImportError:
+        _fail("the API needs: pip install 'tradeformer[api]'")
+    try:
+        application = create_app(bundle, data)
+    except Exception as e:  # bundle/store problems: one clear line
+        _fail(str(e))
+    uvicorn.run(application, host=host, port=port, log_level="info")
+
+
 @dataset_app.command("build")
 def dataset_build(config: ConfigOpt, sets: SetOpt = None) -> None:
     """Store, features, embeddings and the 541-D + label table (Parquet, one part per symbol)."""

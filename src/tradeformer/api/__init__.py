@@ -1,0 +1,1 @@
+"""HTTP API (extra `api`: fastapi, uvicorn)."""

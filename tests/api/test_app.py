@@ -1,0 +1,171 @@
+"""HTTP API: every endpoint through TestClient, and a real uvicorn process on loopback; the
+same bars give the same prediction through Python, HTTP and the CLI."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import tiny_config
+from tradeformer.api.app import create_app
+from tradeformer.inference import Predictor
+from tradeformer.training.pipeline import run_training
+
+
+@pytest.fixture(scope="module")
+def served(tiny_source, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("api")
+    summary = run_training(tiny_config(tiny_source, tmp), progress=False, quiet=True)
+    store = next((tmp / "cache" / "stores").iterdir())
+    app = create_app(summary["bundle"], store)
+    return summary, store, TestClient(app, raise_server_exceptions=False)
+
+
+def _body(tiny_source, sym: str, n: int | None = None) -> dict:
+    bars = pd.read_parquet(tiny_source / f"{sym}.parquet")
+    if n:
+        bars = bars.tail(n)
+    bars = bars.drop(columns=["adj_close"])
+    bars["timestamp"] = bars["timestamp"].dt.strftime("%Y-%m-%d")
+    return {"symbol": sym, "bars": bars.to_dict(orient="records")}
+
+
+def test_health_model_and_docs(served):
+    _, _, client = served
+    assert client.get("/v1/health").json()["status"] == "ok"
+    m = client.get("/v1/model").json()
+    assert m["schema"]["embedding_dim"] == 512
+    assert m["min_bars"] == 120 + 60
+    assert client.get("/docs").status_code == 200
+    assert "/v1/predict" in client.get("/openapi.json").json()["paths"]
+
+
+def test_same_prediction_python_http_store(served, tiny_source):
+    summary, _, client = served
+    pred = Predictor.load(summary["bundle"])
+    body = _body(tiny_source, "AAPL", 400)
+    py = pred.predict_bars({"AAPL": pd.DataFrame(body["bars"])}).iloc[0]
+    http = client.post("/v1/predict", json=body).json()
+    assert http["veto_prob"] == pytest.approx(py["veto_prob"], rel=1e-9)
+    assert http["action"] == py["action"]
+    via_store = client.get("/v1/predict/AAPL").json()
+    assert via_store["veto_prob"] == pytest.approx(http["veto_prob"], rel=1e-6)
+    batch = client.post("/v1/predict/batch", json={"symbols": ["AAPL", "XOM"]}).json()
+    assert [p["symbol"] for p in batch["predictions"]] == ["AAPL", "XOM"]
+    items = client.post("/v1/predict/batch", json={"items": [body]}).json()
+    assert items["predictions"][0]["veto_prob"] == pytest.approx(http["veto_prob"], rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "status", "needle"),
+    [
+        (lambda b: b.update(symbol="../../etc/passwd"), 422, "pattern"),
+        (lambda b: b["bars"][5].update(high=-1), 422, "greater than 0"),
+        (lambda b: b["bars"].reverse(), 422, "strictly increasing"),
+        (lambda b: b.update(bars=b["bars"][:50]), 422, "history_shorter_than_lookback"),
+        (lambda b: b["bars"][10].update(high=1e-3), 422, "high_below_open_close"),
+        (lambda b: b.update(extra=1), 422, "extra"),
+    ],
+)
+def test_bad_requests_get_precise_422(served, tiny_source, mutate, status, needle):
+    _, _, client = served
+    body = _body(tiny_source, "XOM", 300)
+    mutate(body)
+    r = client.post("/v1/predict", json=body)
+    assert r.status_code == status
+    assert needle in r.text
+    assert "Traceback" not in r.text
+
+
+def test_unknown_symbols_and_bounds(served):
+    _, _, client = served
+    assert client.get("/v1/predict/NOPE").status_code == 404
+    assert client.get("/v1/predict/..%2F..%2Fmanifest.json").status_code == 404
+    r = client.post("/v1/predict/batch", json={"symbols": ["A"] * 201})
+    assert r.status_code == 422
+    assert client.post("/v1/predict/batch", json={}).status_code == 422
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_real_server_process_on_loopback(served, tiny_source):
+    summary, store, _ = served
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tradeformer.cli",
+            "serve",
+            "--bundle",
+            summary["bundle"],
+            "--data",
+            str(store),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(120):
+            try:
+                if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.25)
+        else:
+            raise AssertionError(proc.stdout.read().decode() if proc.stdout else "no output")
+        r = httpx.get(f"{url}/v1/predict/XOM", timeout=30)
+        assert r.status_code == 200
+        assert r.json()["symbol"] == "XOM"
+        bad = httpx.post(f"{url}/v1/predict", json={"symbol": "X", "bars": []}, timeout=30)
+        assert bad.status_code == 422
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_fuzzed_request_bodies_never_5xx(served):
+    hyp = pytest.importorskip("hypothesis")
+    st = pytest.importorskip("hypothesis.strategies")
+    _, _, client = served
+    scalar = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(max_size=12),
+    )
+    bar = st.dictionaries(
+        st.sampled_from(["timestamp", "open", "high", "low", "close", "volume", "x"]),
+        st.one_of(scalar, st.sampled_from(["2024-01-02", "nan", "1e309"])),
+        max_size=7,
+    )
+    body = st.one_of(
+        st.fixed_dictionaries({"symbol": st.text(max_size=25), "bars": st.lists(bar, max_size=5)}),
+        st.dictionaries(st.text(max_size=8), scalar, max_size=3),
+        st.lists(scalar, max_size=3),
+    )
+
+    @hyp.settings(max_examples=150, deadline=None, database=None)
+    @hyp.given(body)
+    def check(b):
+        r = client.post("/v1/predict", json=b)
+        assert r.status_code < 500, (b, r.text)
+        r = client.post("/v1/predict/batch", json=b)
+        assert r.status_code < 500, (b, r.text)
+
+    check()
