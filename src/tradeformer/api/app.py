@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -45,6 +46,9 @@ def _frame(req: PredictRequest) -> pd.DataFrame:
 
 def create_app(bundle_dir: str | Path, store_dir: str | Path | None = None) -> FastAPI:
     predictor = Predictor.load(bundle_dir)
+    # one prediction at a time: torch already uses every core, and concurrent calls from the
+    # server's thread pool would oversubscribe them (measured: 7 req/s and timeouts without)
+    lock = threading.Lock()
     store = BarStore(store_dir) if store_dir else None
     app = FastAPI(
         title="tradeformer",
@@ -98,11 +102,15 @@ def create_app(bundle_dir: str | Path, store_dir: str | Path | None = None) -> F
 
     @app.get("/v1/predict/{symbol}")
     def predict_symbol(symbol: str) -> dict:
-        return _records(predictor.predict_store(store.root, [_store_symbol(symbol)]))[0]
+        sym = _store_symbol(symbol)
+        with lock:
+            return _records(predictor.predict_store(store.root, [sym]))[0]
 
     @app.post("/v1/predict")
     def predict_bars(req: PredictRequest) -> dict:
-        return _records(predictor.predict_bars({req.symbol: _frame(req)}))[0]
+        frame = _frame(req)
+        with lock:
+            return _records(predictor.predict_bars({req.symbol: frame}))[0]
 
     @app.post("/v1/predict/batch")
     def predict_batch(req: BatchRequest) -> dict:
@@ -112,8 +120,10 @@ def create_app(bundle_dir: str | Path, store_dir: str | Path | None = None) -> F
             frames = {it.symbol: _frame(it) for it in req.items}
             if len(frames) != len(req.items):
                 raise HTTPException(422, "duplicate symbols in items")
-            return {"predictions": _records(predictor.predict_bars(frames))}
+            with lock:
+                return {"predictions": _records(predictor.predict_bars(frames))}
         syms = [_store_symbol(s) for s in req.symbols]
-        return {"predictions": _records(predictor.predict_store(store.root, syms))}
+        with lock:
+            return {"predictions": _records(predictor.predict_store(store.root, syms))}
 
     return app
