@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, replace
+from typing import ClassVar
+
 import torch
 from torch import nn
 
@@ -19,3 +22,18 @@ class ForecastModel(nn.Module):
         """Per-horizon size of the returns (training std): the heads predict ret / scale."""
         s = torch.as_tensor(scale, dtype=torch.float32)
         self.return_scale.copy_(s.expand_as(self.return_scale))
+
+
+class PresetConfig:
+    """Mixin for frozen config dataclasses with named presets (`PRESETS` set per class)."""
+
+    PRESETS: ClassVar[dict[str, dict]] = {}
+
+    @classmethod
+    def preset(cls, name: str, **overrides):
+        if name not in cls.PRESETS:
+            raise ValueError(f"unknown preset {name!r}; one of {sorted(cls.PRESETS)}")
+        return replace(cls(**cls.PRESETS[name]), **overrides)
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -9,13 +9,13 @@ interpretable multi-head attention (causal, shared values) -> position-wise GRNs
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tradeformer.models.base import ForecastModel
+from tradeformer.models.base import ForecastModel, PresetConfig
 from tradeformer.models.layers import (
     GatedLinearUnit,
     GatedResidualNetwork,
@@ -33,7 +33,7 @@ GAUSS_P10_P90 = 2.5631  # (P90 - P10) of a standard normal
 
 
 @dataclass(frozen=True)
-class TFTConfig:
+class TFTConfig(PresetConfig):
     lookback: int = 120
     price_dim: int = 5
     context_dim: int = 29
@@ -49,15 +49,6 @@ class TFTConfig:
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
     n_horizons: int = 3
 
-    @classmethod
-    def preset(cls, name: str, **overrides) -> TFTConfig:
-        if name not in TFT_PRESETS:
-            raise ValueError(f"unknown preset {name!r}; one of {sorted(TFT_PRESETS)}")
-        return replace(cls(**TFT_PRESETS[name]), **overrides)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 TFT_PRESETS: dict[str, dict] = {
     "spec": {},  # hidden 256, 8 heads, 2 LSTM layers, 3 attention layers, 3 GRNs
@@ -71,6 +62,7 @@ TFT_PRESETS: dict[str, dict] = {
         "grn_layers": 1,
     },
 }
+TFTConfig.PRESETS = TFT_PRESETS
 
 
 class QuantileHead(nn.Module):

@@ -10,13 +10,13 @@ per-sample predicted variance instead of a per-model constant.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tradeformer.models.base import ForecastModel
+from tradeformer.models.base import ForecastModel, PresetConfig
 from tradeformer.models.layers import (
     TCN,
     CrossAttention,
@@ -32,7 +32,7 @@ LOG_VAR_LIMIT = 10.0
 
 
 @dataclass(frozen=True)
-class TimeFormerConfig:
+class TimeFormerConfig(PresetConfig):
     lookback: int = 120
     patch_len: int = 10
     price_dim: int = 5
@@ -49,15 +49,6 @@ class TimeFormerConfig:
     grn_layers: int = 2
     n_horizons: int = 3
 
-    @classmethod
-    def preset(cls, name: str, **overrides) -> TimeFormerConfig:
-        if name not in TIMEFORMER_PRESETS:
-            raise ValueError(f"unknown preset {name!r}; one of {sorted(TIMEFORMER_PRESETS)}")
-        return replace(cls(**TIMEFORMER_PRESETS[name]), **overrides)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 TIMEFORMER_PRESETS: dict[str, dict] = {
     "spec": {},  # the spec's sizes: d_model 256, 8 heads, 6 layers, ffn 512, dropout 0.2
@@ -72,6 +63,7 @@ TIMEFORMER_PRESETS: dict[str, dict] = {
         "grn_layers": 1,
     },
 }
+TimeFormerConfig.PRESETS = TIMEFORMER_PRESETS
 
 
 class EncoderLayer(nn.Module):
