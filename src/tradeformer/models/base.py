@@ -11,8 +11,28 @@ from torch import nn
 from tradeformer.models.losses import MultiTaskLoss
 
 
+def broadcast_context(context: torch.Tensor | None, batch: int, length: int, dim: int):
+    """Per-bar context (B, L, C) as is; a per-sample vector (B, C) repeated over the window."""
+    if context is None:
+        raise ValueError("context is required (B, L, C) or (B, C)")
+    if context.dim() == 2:
+        context = context.unsqueeze(1).expand(batch, length, context.shape[-1])
+    if context.shape != (batch, length, dim):
+        raise ValueError(f"context shape {tuple(context.shape)} != ({batch}, {length}, {dim})")
+    return context
+
+
 class ForecastModel(nn.Module):
     """Base of TimeFormer-XL and TFT-XL: heads predict returns divided by `return_scale`."""
+
+    def check_inputs(
+        self, price: torch.Tensor, embedding: torch.Tensor | None, context: torch.Tensor | None
+    ) -> tuple[int, int, torch.Tensor]:
+        """(batch, window length, per-bar context) after checking shapes against the config."""
+        b, length, _ = price.shape
+        if embedding is not None and not self.config.embed_dim:
+            raise ValueError("this model was configured without an embedding (embed_dim=0)")
+        return b, length, broadcast_context(context, b, length, self.config.context_dim)
 
     def _init_forecast(self, n_horizons: int, n_tasks: int = 2) -> None:
         self.task_weights = MultiTaskLoss(n_tasks)

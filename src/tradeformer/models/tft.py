@@ -26,7 +26,6 @@ from tradeformer.models.layers import (
 )
 from tradeformer.models.losses import direction_loss, quantile_loss
 from tradeformer.models.outputs import ModelOutput
-from tradeformer.models.timeformer import broadcast_context
 
 PRICE_VARIABLES = ("open", "high", "low", "close", "volume")
 GAUSS_P10_P90 = 2.5631  # (P90 - P10) of a standard normal
@@ -146,11 +145,8 @@ class TFTXL(ForecastModel):
         context: torch.Tensor | None = None,
     ) -> ModelOutput:
         c = self.config
-        b, length, _ = price.shape
-        ctx = broadcast_context(context, b, length, c.context_dim)
+        b, length, ctx = self.check_inputs(price, embedding, context)
         if embedding is not None:
-            if not c.embed_dim:
-                raise ValueError("this model was configured without an embedding (embed_dim=0)")
             static = self.static_encoder(embedding)
         elif c.embed_dim:
             static = price.new_zeros(b, c.hidden)

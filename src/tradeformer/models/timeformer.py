@@ -85,17 +85,6 @@ class EncoderLayer(nn.Module):
         return x, w
 
 
-def broadcast_context(context: torch.Tensor | None, batch: int, length: int, dim: int):
-    """Per-bar context (B, L, C) as is; a per-sample vector (B, C) repeated over the window."""
-    if context is None:
-        raise ValueError("context is required (B, L, C) or (B, C)")
-    if context.dim() == 2:
-        context = context.unsqueeze(1).expand(batch, length, context.shape[-1])
-    if context.shape != (batch, length, dim):
-        raise ValueError(f"context shape {tuple(context.shape)} != ({batch}, {length}, {dim})")
-    return context
-
-
 class TimeFormerXL(ForecastModel):
     """See module docstring. forward(price (B,L,5), embedding (B,E) | None, context)."""
 
@@ -137,8 +126,7 @@ class TimeFormerXL(ForecastModel):
         context: torch.Tensor | None = None,
     ) -> ModelOutput:
         c = self.config
-        b, length, _ = price.shape
-        ctx = broadcast_context(context, b, length, c.context_dim)
+        b, _, ctx = self.check_inputs(price, embedding, context)
         tokens = self.patch(torch.cat([price, ctx], dim=-1))  # (B, P, d)
         ctx_tok = self.context_token(ctx[:, -1])  # the prediction bar's context
         x = self.norm_in(torch.cat([ctx_tok.unsqueeze(1), tokens], dim=1))  # context first
@@ -147,8 +135,6 @@ class TimeFormerXL(ForecastModel):
 
         cross_w = None
         if embedding is not None:
-            if not c.embed_dim:
-                raise ValueError("this model was configured without an embedding (embed_dim=0)")
             mem = self.memory_norm(self.memory(embedding).view(b, c.n_memory_tokens, c.d_model))
             y, cross_w = self.cross(self.cross_norm(x), mem)
             x = x + self.dropout(y)
