@@ -9,21 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
-import subprocess
-import sys
 import time
 
 import httpx
 import numpy as np
 
+from tradeformer.api.launch import running_server
 from tradeformer.data import BarStore
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def client(url: str, symbols: list[str], stop: float, lat: list, errors: list, k: int):
@@ -57,36 +49,9 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=30)
     args = ap.parse_args()
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tradeformer.cli",
-            "serve",
-            "--bundle",
-            args.bundle,
-            "--data",
-            args.data,
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):
-            try:
-                if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.25)
+    with running_server(args.bundle, args.data) as url:
         symbols = BarStore(args.data).symbols()
         lat, errors, dt = asyncio.run(run(url, symbols, args.clients, args.seconds))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
     ms = np.array(lat) * 1000
     print(
         f"{args.clients} clients x {args.seconds:.0f} s on loopback: {len(lat)} requests, "

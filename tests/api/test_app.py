@@ -3,11 +3,6 @@ same bars give the same prediction through Python, HTTP and the CLI."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-
 import httpx
 import pandas as pd
 import pytest
@@ -15,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import tiny_config
 from tradeformer.api.app import create_app
+from tradeformer.api.launch import running_server
 from tradeformer.inference import Predictor
 from tradeformer.training.pipeline import run_training
 
@@ -93,49 +89,14 @@ def test_unknown_symbols_and_bounds(served):
     assert client.post("/v1/predict/batch", json={}).status_code == 422
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_real_server_process_on_loopback(served, tiny_source):
+def test_real_server_process_on_loopback(served):
     summary, store, _ = served
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tradeformer.cli",
-            "serve",
-            "--bundle",
-            summary["bundle"],
-            "--data",
-            str(store),
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(120):
-            try:
-                if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.25)
-        else:
-            raise AssertionError(proc.stdout.read().decode() if proc.stdout else "no output")
+    with running_server(summary["bundle"], store) as url:
         r = httpx.get(f"{url}/v1/predict/XOM", timeout=30)
         assert r.status_code == 200
         assert r.json()["symbol"] == "XOM"
         bad = httpx.post(f"{url}/v1/predict", json={"symbol": "X", "bars": []}, timeout=30)
         assert bad.status_code == 422
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_fuzzed_request_bodies_never_5xx(served):
