@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -612,27 +613,148 @@ def dataset_build(config: ConfigOpt, sets: SetOpt = None) -> None:
     console.print(f"[green]dataset[/] written under {cfg.cache_dir}/dataset/")
 
 
+AblationOpt = Annotated[
+    str,
+    typer.Option(
+        "--ablations",
+        help="Comma list of retrained variants (no_embedding,no_mtf,no_smc,no_ta), 'all' or "
+        "'none'.",
+    ),
+]
+
+
+def _ablation_list(text: str) -> tuple[str, ...]:
+    from tradeformer.evaluation.ablations import RETRAINED
+
+    text = text.strip().lower()
+    if text in ("", "none"):
+        return ()
+    if text == "all":
+        return RETRAINED
+    names = tuple(t.strip() for t in text.split(",") if t.strip())
+    bad = [n for n in names if n not in RETRAINED]
+    if bad:
+        _fail(f"unknown ablation(s) {', '.join(bad)}; choose from {', '.join(RETRAINED)}", 2)
+    return names
+
+
+def _evaluate_and_report(
+    run_dir: Path, ablations: tuple[str, ...], cost_bps: float, n_boot: int
+) -> tuple[dict, Path]:
+    from tradeformer.evaluation import evaluate_run
+    from tradeformer.evaluation.report import render_report
+
+    try:
+        ev = evaluate_run(
+            run_dir, ablations=ablations, cost_bps=cost_bps, n_boot=n_boot, log=console.print
+        )
+        return ev, render_report(run_dir)
+    except (ValueError, KeyError, FileNotFoundError, RuntimeError) as e:
+        _fail(str(e))
+        raise
+
+
+def _print_evaluation(ev: dict) -> None:
+    from tradeformer.evaluation.summary import ensemble_table, model_table, sources_table
+
+    tables = [("spec vs measured: ensemble (final test period)", ensemble_table(ev))]
+    tables.append(("individual models and baselines, same rows", model_table(ev)))
+    if ev.get("ablations"):
+        tables.append(("improvement sources (ablations)", sources_table(ev)))
+    for title, (head, rows) in tables:
+        t = Table(title=title, show_lines=False)
+        for col in head:
+            t.add_column(col, overflow="fold")
+        for r in rows:
+            t.add_row(*r)
+        console.print(t)
+    console.print(f"[yellow]caveat:[/] {ev['survivorship']}")
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="A training run directory (runs/<id>).")],
+    ablations: AblationOpt = "none",
+    cost_bps: Annotated[float, typer.Option(help="Transaction cost per side (bps).")] = 5.0,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for CIs.")] = 200,
+) -> None:
+    """Test-period metrics with CIs, baselines, backtests, veto curve, calibration, ablations
+    (retraining) and the HTML report -> RUN_DIR/evaluation/ and RUN_DIR/report/."""
+    ev, page = _evaluate_and_report(run_dir, _ablation_list(ablations), cost_bps, n_boot)
+    _print_evaluation(ev)
+    console.print(f"[green]report[/] {page}")
+
+
+@app.command("report")
+def report_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="A training run directory (runs/<id>).")],
+    ablations: AblationOpt = "none",
+    cost_bps: Annotated[float, typer.Option(help="Transaction cost per side (bps).")] = 5.0,
+) -> None:
+    """Render RUN_DIR/report/index.html (+ summary.md, PNGs); evaluates first if needed."""
+    from tradeformer.evaluation.report import render_report
+
+    if (run_dir / "evaluation" / "evaluation.json").exists() and ablations == "none":
+        try:
+            page = render_report(run_dir)
+        except (ValueError, KeyError, FileNotFoundError) as e:
+            _fail(str(e))
+            raise
+        ev = json.loads((run_dir / "evaluation" / "evaluation.json").read_text())
+    else:
+        ev, page = _evaluate_and_report(run_dir, _ablation_list(ablations), cost_bps, 200)
+    _print_evaluation(ev)
+    console.print(f"[green]report[/] {page}  (summary: {page.parent / 'summary.md'})")
+
+
 @app.command("demo")
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Where the demo writes its outputs.")] = Path(
         "demo_output"
     ),
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="Run on these bars instead of the bundled sample (a store, or a folder of "
+            "CSV/Parquet files, e.g. ../shared/data/daily).",
+        ),
+    ] = None,
+    sets: SetOpt = None,
+    ablations: AblationOpt = "all",
     quick: Annotated[
         bool, typer.Option(help="Smoke run: 1 epoch on few samples (numbers meaningless).")
     ] = False,
 ) -> None:
-    """Offline end to end on the bundled sample: validate -> features -> local embeddings ->
-    walk-forward TimeFormer-XL + TFT-XL -> veto -> test predictions -> bundle."""
-    from tradeformer.config import load_config
+    """The main job, offline: validate -> features -> local embeddings -> walk-forward
+    TimeFormer-XL + TFT-XL -> veto -> ensemble -> backtest, baselines, ablations -> report."""
+    from tradeformer.config import ConfigError, load_config
     from tradeformer.data.sample import sample_path
     from tradeformer.training.pipeline import run_training
 
-    console.rule("tradeformer demo: bundled sample (GSPC, IXIC, MSFT daily)")
-    loaded = _load(sample_path(), "reject", 120, False, "America/New_York")
+    t0 = time.perf_counter()
+    source = data or sample_path()
+    what = "bundled sample (GSPC, IXIC, MSFT daily)" if data is None else str(data)
+    console.rule(f"tradeformer demo: {what}")
+    loaded = _load(source, "reject", 120, False, "America/New_York")
     _print_report(loaded.report)
-    console.print(_summary_table(loaded, "validated bars"))
-    cfg = load_config(Path(__file__).parent / "configs" / "demo.yaml")
-    cfg = cfg.model_copy(update={"runs_dir": str(out / "runs"), "cache_dir": str(out / "cache")})
+    if len(loaded.bars) <= 10:
+        console.print(_summary_table(loaded, "validated bars"))
+    else:
+        console.print(f"validated {len(loaded.bars)} symbols")
+    over = {"runs_dir": str(out / "runs"), "cache_dir": str(out / "cache")}
+    if data is not None:
+        over["data.source"] = str(data)
+    for item in sets or []:
+        if "=" not in item:
+            _fail(f"--set expects key=value, got {item!r}", 2)
+        k, v = item.split("=", 1)
+        over[k.strip()] = yaml.safe_load(v)
+    try:
+        cfg = load_config(Path(__file__).parent / "configs" / "demo.yaml", over)
+    except ConfigError as e:
+        _fail(str(e), 2)
+        raise
     if quick:
         cfg = cfg.model_copy(
             update={
@@ -642,15 +764,21 @@ def demo(
                 "embedding": cfg.embedding.model_copy(update={"local_steps": 20}),
             }
         )
-    summary = run_training(cfg)
+    try:
+        summary = run_training(cfg)
+    except (ValueError, KeyError, FileNotFoundError, RuntimeError) as e:
+        _fail(str(e))
+        raise
     _print_results(summary["metrics"])
+    ev, page = _evaluate_and_report(Path(summary["run_dir"]), _ablation_list(ablations), 5.0, 200)
+    _print_evaluation(ev)
     console.print(
-        "Read accuracy against the base rate: on daily bars nothing here is expected to beat "
-        "'always up' by much (see docs/training.md)."
+        "Read accuracy against the majority rate and the CIs: on daily bars nothing here is "
+        "expected to beat 'always up' by much (see docs/evaluation.md)."
     )
     console.print(
-        f"[green]demo finished[/] in {summary['seconds'] / 60:.1f} min: run {summary['run_dir']}, "
-        f"bundle {summary['bundle']}"
+        f"[green]demo finished[/] in {(time.perf_counter() - t0) / 60:.1f} min: run "
+        f"{summary['run_dir']}, bundle {summary['bundle']}, report {page}"
     )
 
 

@@ -12,6 +12,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ from tradeformer.features.foundation import build_embeddings
 from tradeformer.features.foundation.local import LocalEncoderConfig
 from tradeformer.features.pipeline import build_features
 from tradeformer.models import build_model
-from tradeformer.training.ensemble import decide, ensemble_return
+from tradeformer.training.ensemble import decide, effective_weights, ensemble_return
 from tradeformer.training.metrics import direction_metrics, rank_ic, veto_metrics
 from tradeformer.training.trainer import predict, train_model
 from tradeformer.training.veto import (
@@ -85,34 +86,35 @@ def _dates(store: BarStore, tf: str, symbols: list[str], lookback: int) -> np.nd
     return np.concatenate(out).astype("datetime64[ns]")
 
 
-def run_training(
+@dataclass
+class PreparedData:
+    """Everything the stages after `data` read: the universe, its calendar and provenance."""
+
+    store: BarStore
+    timeframe: str
+    symbols: list[str]
+    horizons: tuple[int, ...]
+    calendar: Calendar
+    universe: Universe
+    emb_info: dict
+    local_dir: Path | None
+    data_fingerprint: str
+
+
+def prepare_data(
     cfg: ExperimentConfig,
     *,
-    run_dir: Path | None = None,
-    stages: tuple[str, ...] = STAGES,
-    label_hook: LabelHook | None = None,
     progress: bool = True,
-    quiet: bool = False,
-) -> dict:
-    """Run the selected stages; returns a summary with paths and metrics."""
-    t_start = time.perf_counter()
-    log = (lambda *a: None) if quiet else console.print
-    if run_dir is None:
-        run_dir = Path(cfg.runs_dir) / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    log: Callable = print,
+    label_hook: LabelHook | None = None,
+) -> PreparedData:
+    """Store, calendar, features, embeddings and the universe (all cached: a rerun is cheap)."""
     cache = Path(cfg.cache_dir)
-    tcfg = cfg.training
-    if tcfg.num_threads:  # CPU float reductions depend on the thread count: fix it up front
-        torch.set_num_threads(tcfg.num_threads)
-    L = tcfg.lookback
-
-    # ---------------------------------------------------------------- data
+    L = cfg.training.lookback
     store, tf = prepare_store(cfg)
     symbols = cfg.data.symbols or store.symbols(tf)
     horizons = tuple(cfg.features.horizons)
     calendar = make_calendar(_dates(store, tf, symbols, L), cfg.calendar, max(horizons))
-    (run_dir / "calendar.json").write_text(json.dumps(calendar.to_dict(), indent=2))
     log(
         f"calendar: {len(calendar.folds)} folds, test {calendar.test_start.date()} .. "
         f"{calendar.test_end.date()}, purge {calendar.purge_bars} + embargo "
@@ -168,6 +170,76 @@ def run_training(
         f"universe: {len(symbols)} symbols, {int(u.eligible.sum()):,} samples, "
         f"{u.context.shape[1]} + {u.embedding.shape[1]} features"
     )
+    return PreparedData(store, tf, symbols, horizons, calendar, u, emb_info, local_dir, data_fp)
+
+
+def fit_fold_models(
+    cfg: ExperimentConfig,
+    u: Universe,
+    fold,
+    *,
+    out_dir: Path,
+    progress: bool = True,
+    log: Callable = print,
+) -> tuple[dict, Scaler, dict]:
+    """Both deep models on one fold's training rows (early stopping on its validation rows):
+    returns the models, the train-slice scaler and their validation predictions."""
+    L = cfg.training.lookback
+    tr = u.rows_between(fold.train_start, fold.train_end)
+    va = u.rows_between(fold.val_start, fold.val_end)
+    scaler = Scaler.fit(u, tr)
+    models, preds = {}, {}
+    for name in ("timeformer", "tft"):
+        choice = getattr(cfg.models, name)
+        over = dict(choice.overrides, embed_dim=u.embedding.shape[1], lookback=L)
+        torch.manual_seed(cfg.seed + 1000 * fold.index)  # initial weights: seeded too
+        model = build_model(name, choice.preset, **over)
+        model, hist = train_model(
+            model,
+            u,
+            tr,
+            va,
+            cfg.training,
+            scaler,
+            seed=cfg.seed + 1000 * fold.index,
+            out_dir=out_dir / name,
+            progress=progress,
+            label=f"fold {fold.index} {name}",
+        )
+        preds[name] = predict(model, u, va, L, scaler)
+        models[name] = model
+        log(
+            f"fold {fold.index} {name}: {len(tr):,} train / {len(va):,} val samples, "
+            f"{len(hist)} epochs, best val loss {min(h['val_loss'] for h in hist):.4f}"
+        )
+    return models, scaler, preds
+
+
+def run_training(
+    cfg: ExperimentConfig,
+    *,
+    run_dir: Path | None = None,
+    stages: tuple[str, ...] = STAGES,
+    label_hook: LabelHook | None = None,
+    progress: bool = True,
+    quiet: bool = False,
+) -> dict:
+    """Run the selected stages; returns a summary with paths and metrics."""
+    t_start = time.perf_counter()
+    log = (lambda *a: None) if quiet else console.print
+    if run_dir is None:
+        run_dir = Path(cfg.runs_dir) / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    tcfg = cfg.training
+    if tcfg.num_threads:  # CPU float reductions depend on the thread count: fix it up front
+        torch.set_num_threads(tcfg.num_threads)
+    L = tcfg.lookback
+
+    # ---------------------------------------------------------------- data
+    data = prepare_data(cfg, progress=progress, log=log, label_hook=label_hook)
+    (run_dir / "calendar.json").write_text(json.dumps(data.calendar.to_dict(), indent=2))
+    u, calendar, horizons = data.universe, data.calendar, data.horizons
     if stages == ("data",):
         return {"run_dir": str(run_dir)}
 
@@ -176,33 +248,10 @@ def run_training(
     oof_parts, models, scaler = [], {}, None
     train_metrics = {}
     for fold in calendar.folds:
-        tr = u.rows_between(fold.train_start, fold.train_end)
+        models, scaler, preds = fit_fold_models(
+            cfg, u, fold, out_dir=run_dir / "deep" / f"fold{fold.index}", progress=progress, log=log
+        )
         va = u.rows_between(fold.val_start, fold.val_end)
-        scaler = Scaler.fit(u, tr)
-        preds = {}
-        for name in ("timeformer", "tft"):
-            choice = getattr(cfg.models, name)
-            over = dict(choice.overrides, embed_dim=u.embedding.shape[1], lookback=L)
-            torch.manual_seed(cfg.seed + 1000 * fold.index)  # initial weights: seeded too
-            model = build_model(name, choice.preset, **over)
-            model, hist = train_model(
-                model,
-                u,
-                tr,
-                va,
-                tcfg,
-                scaler,
-                seed=cfg.seed + 1000 * fold.index,
-                out_dir=run_dir / "deep" / f"fold{fold.index}" / name,
-                progress=progress,
-                label=f"fold {fold.index} {name}",
-            )
-            preds[name] = predict(model, u, va, L, scaler)
-            models[name] = model
-            log(
-                f"fold {fold.index} {name}: {len(tr):,} train / {len(va):,} val samples, "
-                f"{len(hist)} epochs, best val loss {min(h['val_loss'] for h in hist):.4f}"
-            )
         oof_parts.append((fold.index, va, preds))
     # in-sample metrics of the last fold's models on a fixed slice of their training rows
     last = calendar.folds[-1]
@@ -247,10 +296,8 @@ def run_training(
         cfg.ensemble,
         cfg.veto.threshold,
     )
-    decisions.insert(0, "symbol", np.asarray(u.symbols)[u.symbol_of[test_rows]])
-    decisions.insert(0, "timestamp", pd.DatetimeIndex(u.timestamps[test_rows].astype("M8[ns]")))
-    decisions[f"ret_{cfg.ensemble.horizon}"] = u.ret[test_rows, hi]
-    decisions.to_parquet(run_dir / "test_predictions.parquet", index=False)
+    frame = build_test_frame(u, test_rows, test_preds, decisions, cfg)
+    frame.to_parquet(run_dir / "test_predictions.parquet", index=False)
 
     metrics = _metrics(
         u,
@@ -276,11 +323,11 @@ def run_training(
         veto_path=veto_path,
         scaler=scaler,
         config=cfg.model_dump(mode="json"),
-        embedding=emb_info,
-        local_model_dir=local_dir,
+        embedding=data.emb_info,
+        local_model_dir=data.local_dir,
         horizons=horizons,
         lookback=L,
-        data_fingerprint=data_fp,
+        data_fingerprint=data.data_fingerprint,
         calendar=calendar.to_dict(),
         metrics=metrics,
         veto_features=names,
@@ -295,6 +342,44 @@ def run_training(
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     return summary
+
+
+def next_bar_returns(u: Universe) -> np.ndarray:
+    """log(close[t+1] / close[t]) within each symbol (NaN at a symbol's last bar): what a
+    position held from the close of t to the close of t+1 earns (evaluation only)."""
+    close = u.ohlcv[:, 3]
+    out = np.full(len(close), np.nan)
+    out[:-1] = np.log(close[1:] / close[:-1])
+    out[u.offsets[1:] - 1] = np.nan  # never across a symbol boundary
+    return out
+
+
+def build_test_frame(
+    u: Universe, rows: np.ndarray, preds: dict, decisions: pd.DataFrame, cfg: ExperimentConfig
+) -> pd.DataFrame:
+    """One row per test bar: the decision (spec fields), every model's outputs at every
+    horizon, the ensemble at every horizon, and the realised outcomes (for evaluation)."""
+    df = decisions.copy()
+    df.insert(0, "symbol", np.asarray(u.symbols)[u.symbol_of[rows]])
+    df.insert(0, "timestamp", pd.DatetimeIndex(u.timestamps[rows].astype("M8[ns]")))
+    df["close"] = u.ohlcv[rows, 3]
+    w = effective_weights(cfg.ensemble)
+    for j, h in enumerate(u.horizons):
+        for name, p in preds.items():
+            df[f"{name}_ret_{h}"] = p["ret"][:, j]
+            df[f"{name}_prob_{h}"] = p["dir_prob"][:, j]
+            df[f"{name}_std_{h}"] = p["uncertainty"][:, j]
+        df[f"ensemble_ret_{h}"] = ensemble_return(
+            preds["timeformer"]["ret"][:, j], preds["tft"]["ret"][:, j], cfg.ensemble
+        )
+        df[f"ensemble_prob_{h}"] = (
+            w["timeformer"] * preds["timeformer"]["dir_prob"][:, j]
+            + w["tft"] * preds["tft"]["dir_prob"][:, j]
+        )
+        df[f"ret_{h}"] = u.ret[rows, j]
+        df[f"dir_{h}"] = u.direction[rows, j]
+    df["next_ret_1"] = next_bar_returns(u)[rows]
+    return df
 
 
 def _oof_frame(u: Universe, parts, horizons) -> pd.DataFrame:

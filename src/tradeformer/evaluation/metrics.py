@@ -1,0 +1,264 @@
+"""Out-of-sample forecast metrics with block-bootstrap confidence intervals over dates.
+
+Every accuracy is reported next to the majority-class rate of the same rows. Confidence
+intervals resample whole dates in moving blocks (default 20 bars, longer than any label
+horizon) so that overlapping labels and same-day cross-sectional correlation are kept
+together; naive per-row intervals would be far too narrow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.stats import rankdata
+
+
+# ---------------------------------------------------------------------------- point metrics
+def accuracy(pred_up: np.ndarray, up: np.ndarray) -> float:
+    return float(np.mean(np.asarray(pred_up, bool) == np.asarray(up, bool))) if len(up) else np.nan
+
+
+def f1_up(pred_up: np.ndarray, up: np.ndarray) -> float:
+    """F1 of the "up" class (0 when nothing is predicted up and nothing is up)."""
+    p, y = np.asarray(pred_up, bool), np.asarray(up, bool)
+    tp = np.sum(p & y)
+    denom = 2 * tp + np.sum(p & ~y) + np.sum(~p & y)
+    return float(2 * tp / denom) if denom else 0.0
+
+
+def roc_auc(score: np.ndarray, up: np.ndarray) -> float:
+    """ROC AUC (Mann-Whitney, ties count one half); NaN with a single class."""
+    y = np.asarray(up, bool)
+    n1, n0 = int(y.sum()), int((~y).sum())
+    if n1 == 0 or n0 == 0:
+        return float("nan")
+    ranks = rankdata(score)
+    return float((ranks[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def brier(prob_up: np.ndarray, up: np.ndarray) -> float:
+    return float(np.mean((np.asarray(prob_up, float) - np.asarray(up, float)) ** 2))
+
+
+def ic(pred: np.ndarray, actual: np.ndarray) -> float:
+    """Pearson information coefficient (pooled over all rows)."""
+    if len(pred) < 3 or np.std(pred) == 0 or np.std(actual) == 0:
+        return float("nan")
+    return float(np.corrcoef(pred, actual)[0, 1])
+
+
+def rank_ic(pred: np.ndarray, actual: np.ndarray) -> float:
+    """Spearman rank IC (pooled over all rows)."""
+    if len(pred) < 3:
+        return float("nan")
+    return ic(rankdata(pred), rankdata(actual))
+
+
+def per_date_rank_ic(
+    pred: np.ndarray, actual: np.ndarray, dates: np.ndarray, min_names: int = 3
+) -> pd.Series:
+    """Cross-sectional Spearman IC of each date with at least `min_names` symbols (vectorised:
+    ranks within dates, then per-date covariance sums with bincount)."""
+    df = pd.DataFrame({"d": dates, "p": pred, "a": actual})
+    g = df.groupby("d", sort=True)
+    n = g["p"].transform("size").to_numpy()
+    keep = n >= min_names
+    df = df[keep]
+    if df.empty:
+        return pd.Series(dtype="float64")
+    g = df.groupby("d", sort=True)
+    rp = g["p"].rank().to_numpy()
+    ra = g["a"].rank().to_numpy()
+    codes, uniq = pd.factorize(df["d"], sort=True)
+    cnt = np.bincount(codes)
+    xp = rp - (np.bincount(codes, rp) / cnt)[codes]
+    xa = ra - (np.bincount(codes, ra) / cnt)[codes]
+    num = np.bincount(codes, xp * xa)
+    den = np.sqrt(np.bincount(codes, xp * xp) * np.bincount(codes, xa * xa))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(den > 0, num / den, np.nan)
+    return pd.Series(out, index=uniq, name="rank_ic")
+
+
+def calibration_table(prob_up: np.ndarray, up: np.ndarray, bins: int = 10) -> pd.DataFrame:
+    """Reliability table on equal-width probability bins (as sklearn's `calibration_curve`
+    with strategy="uniform"): mean forecast, observed up-share and count per non-empty bin."""
+    p = np.asarray(prob_up, float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    idx = np.clip(np.searchsorted(edges[1:-1], p, side="right"), 0, bins - 1)
+    cnt = np.bincount(idx, minlength=bins)
+    mean_p = np.bincount(idx, p, minlength=bins)
+    frac = np.bincount(idx, np.asarray(up, float), minlength=bins)
+    nz = cnt > 0
+    return pd.DataFrame(
+        {
+            "bin_lo": edges[:-1][nz],
+            "bin_hi": edges[1:][nz],
+            "mean_prob": mean_p[nz] / cnt[nz],
+            "frac_up": frac[nz] / cnt[nz],
+            "n": cnt[nz],
+        }
+    )
+
+
+# ---------------------------------------------------------------------------- bootstrap
+def block_bootstrap_indices(
+    n: int, n_boot: int, block: int, rng: np.random.Generator
+) -> np.ndarray:
+    """(n_boot, n) indices of a moving-block bootstrap of a length-n ordered series."""
+    block = max(1, min(block, n))
+    n_blocks = -(-n // block)
+    starts = rng.integers(0, n - block + 1, size=(n_boot, n_blocks))
+    idx = (starts[:, :, None] + np.arange(block)[None, None, :]).reshape(n_boot, -1)
+    return idx[:, :n]
+
+
+def percentile_interval(vals: np.ndarray, alpha: float = 0.05) -> tuple[float, float]:
+    """(alpha/2, 1 - alpha/2) quantiles of the finite replicates; NaNs when there are none."""
+    vals = np.asarray(vals, float)
+    vals = vals[np.isfinite(vals)]
+    if not len(vals):
+        return (float("nan"), float("nan"))
+    lo, hi = np.quantile(vals, [alpha / 2, 1 - alpha / 2])
+    return (float(lo), float(hi))
+
+
+@dataclass
+class DateGroups:
+    """Rows grouped by date, in date order: the unit the bootstrap resamples."""
+
+    order: np.ndarray  # row indices sorted by date
+    starts: np.ndarray  # (n_dates,) first position of each date in `order`
+    counts: np.ndarray  # (n_dates,)
+    codes: np.ndarray  # (n_rows,) date index of each row
+
+    @classmethod
+    def of(cls, dates: np.ndarray) -> DateGroups:
+        codes, _ = pd.factorize(pd.Series(dates), sort=True)
+        order = np.argsort(codes, kind="stable")
+        counts = np.bincount(codes)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        return cls(order, starts, counts, codes)
+
+    @property
+    def n_dates(self) -> int:
+        return len(self.counts)
+
+    def rows(self, date_idx: np.ndarray) -> np.ndarray:
+        """Row indices of the given dates (repeats allowed), concatenated without a loop."""
+        lens = self.counts[date_idx]
+        total = int(lens.sum())
+        shift = np.repeat(self.starts[date_idx] - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens)
+        return self.order[shift + np.arange(total)]
+
+
+def bootstrap_ci(
+    stat,
+    arrays: tuple[np.ndarray, ...],
+    dates: np.ndarray,
+    *,
+    n_boot: int = 200,
+    block: int = 20,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile CI of `stat(*arrays)` under a moving-block bootstrap over dates."""
+    groups = DateGroups.of(dates)
+    idx = block_bootstrap_indices(groups.n_dates, n_boot, block, np.random.default_rng(seed))
+    vals = np.empty(n_boot)
+    for b in range(n_boot):
+        r = groups.rows(idx[b])
+        vals[b] = stat(*(a[r] for a in arrays))
+    return percentile_interval(vals, alpha)
+
+
+def ratio_ci(
+    num: np.ndarray,
+    den: np.ndarray,
+    dates: np.ndarray,
+    *,
+    n_boot: int = 1000,
+    block: int = 20,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """CI of sum(num) / sum(den) (accuracy, Brier, a mean) with all replicates at once."""
+    groups = DateGroups.of(dates)
+    n_d = np.bincount(groups.codes, np.asarray(num, float), minlength=groups.n_dates)
+    d_d = np.bincount(groups.codes, np.asarray(den, float), minlength=groups.n_dates)
+    idx = block_bootstrap_indices(groups.n_dates, n_boot, block, np.random.default_rng(seed))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        vals = n_d[idx].sum(1) / d_d[idx].sum(1)
+    return percentile_interval(vals, alpha)
+
+
+# ---------------------------------------------------------------------------- report
+def forecast_metrics(
+    score: np.ndarray,
+    prob_up: np.ndarray | None,
+    pred_up: np.ndarray,
+    realized: np.ndarray,
+    dates: np.ndarray,
+    *,
+    n_boot: int = 200,
+    block: int = 20,
+    seed: int = 0,
+) -> dict[str, float]:
+    """All direction and ranking metrics of one forecast on out-of-sample rows.
+
+    score: larger = more bullish (a predicted return or a probability) for AUC and IC;
+    prob_up: a probability for Brier (None: not a probabilistic forecast);
+    pred_up: the call; realized: the forward return (direction = realized > 0).
+    """
+    m = np.isfinite(realized) & np.isfinite(score)
+    score, pred_up, realized, dates = score[m], pred_up[m], realized[m], dates[m]
+    up = realized > 0
+    correct = (np.asarray(pred_up, bool) == up).astype(float)
+    ones = np.ones(len(up))
+    base = float(up.mean()) if len(up) else np.nan
+    acc = float(correct.mean()) if len(up) else np.nan
+    daily_ic = per_date_rank_ic(score, realized, dates)
+    out: dict[str, float] = {
+        "n": len(up),
+        "n_dates": len(np.unique(dates)),
+        "accuracy": acc,
+        "majority_rate": max(base, 1 - base),
+        "up_rate": base,
+        "accuracy_minus_majority": acc - max(base, 1 - base),
+        "f1": f1_up(pred_up, up),
+        "auc": roc_auc(score, up),
+        "ic": ic(score, realized),
+        "rank_ic": rank_ic(score, realized),
+        "date_rank_ic": float(daily_ic.mean()) if len(daily_ic) else np.nan,
+        "date_rank_ic_t": _t_stat(daily_ic),
+        "predicted_up_share": float(np.mean(pred_up)),
+    }
+    if not len(up) or n_boot <= 0:
+        return out
+    kw = {"n_boot": n_boot, "block": block, "seed": seed}
+    out["accuracy_ci"] = ratio_ci(correct, ones, dates, **{**kw, "n_boot": 1000})
+    out["majority_ci"] = ratio_ci(up.astype(float), ones, dates, **{**kw, "n_boot": 1000})
+    out["accuracy_minus_majority_ci"] = bootstrap_ci(
+        lambda c, y: c.mean() - max(y.mean(), 1 - y.mean()), (correct, up), dates, **kw
+    )
+    out["auc_ci"] = bootstrap_ci(roc_auc, (score, up), dates, **kw)
+    out["rank_ic_ci"] = bootstrap_ci(rank_ic, (score, realized), dates, **kw)
+    v = daily_ic.dropna()
+    if len(v) > 1:
+        out["date_rank_ic_ci"] = ratio_ci(v.to_numpy(), np.ones(len(v)), v.index, **kw)
+    if prob_up is not None:
+        p = np.asarray(prob_up, float)[m]
+        sq = (p - up) ** 2
+        out["brier"] = float(sq.mean())
+        out["brier_ci"] = ratio_ci(sq, ones, dates, **{**kw, "n_boot": 1000})
+        out["brier_climatology"] = float(base * (1 - base))  # always forecasting the up-rate
+    return out
+
+
+def _t_stat(x: pd.Series) -> float:
+    x = x.dropna()
+    if len(x) < 3 or x.std() == 0:
+        return float("nan")
+    return float(x.mean() / x.std(ddof=1) * np.sqrt(len(x)))

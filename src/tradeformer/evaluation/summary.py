@@ -1,0 +1,183 @@
+"""The spec's performance tables, expected vs measured, as rows (for markdown and the console)."""
+
+from __future__ import annotations
+
+import math
+
+
+def pct(x, digits: int = 1) -> str:
+    return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:.{digits}f}%"
+
+
+def num(x, digits: int = 2) -> str:
+    return "n/a" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
+
+
+def ci(pair, fmt=pct) -> str:
+    if not pair or any(v is None or not math.isfinite(v) for v in pair):
+        return ""
+    return f" [{fmt(pair[0])}, {fmt(pair[1])}]"
+
+
+def ensemble_table(ev: dict) -> tuple[list[str], list[list[str]]]:
+    """The spec's "Ensemble Performance" table with measured columns."""
+    h = str(ev["horizon"])
+    f = ev["forecasts"][h]
+    v = ev["veto"]
+    ls = ev["backtests"]["long_short"]
+    lo = ev["backtests"]["long_only"]
+    sys, ens, bh = ls["ensemble+veto"], ls["ensemble"], lo["buy_and_hold"]
+    head = [
+        "Metric",
+        "Spec expects",
+        f"Ensemble + veto (coverage {pct(v['coverage'])})",
+        "Ensemble, no veto",
+        "Reference",
+    ]
+    kept_acc = v.get("accuracy_kept", float("nan"))
+    rows = [
+        [
+            f"Direction accuracy ({h}-bar)",
+            ev["spec"]["accuracy"],
+            pct(kept_acc) + ci(v.get("accuracy_kept_ci")) + f" (majority of kept rows "
+            f"{pct(v.get('majority_rate_kept', float('nan')))})",
+            pct(f["ensemble"]["accuracy"]) + ci(f["ensemble"].get("accuracy_ci")),
+            f"always up {pct(f['always_up']['accuracy'])}; classical LightGBM "
+            f"{pct(f['classical_lgbm']['accuracy'])}",
+        ],
+        [
+            "Sharpe (long-short, net)",
+            ev["spec"]["sharpe"],
+            num(sys["sharpe"]) + ci(sys.get("sharpe_ci"), num),
+            num(ens["sharpe"]) + ci(ens.get("sharpe_ci"), num),
+            f"buy and hold {num(bh['sharpe'])}{ci(bh.get('sharpe_ci'), num)}",
+        ],
+        [
+            "Win rate (net of costs)",
+            ev["spec"]["win_rate"],
+            pct(sys["win_rate"]),
+            pct(ens["win_rate"]),
+            f"always long, {h}-bar trades {pct(ls['always_up']['win_rate'])}",
+        ],
+        [
+            "Max drawdown",
+            ev["spec"]["max_drawdown"],
+            pct(abs(sys["max_drawdown"])),
+            pct(abs(ens["max_drawdown"])),
+            f"buy and hold {pct(abs(bh['max_drawdown']))}",
+        ],
+        [
+            "Avg return per trade (net)",
+            ev["spec"]["avg_trade_return"],
+            pct(sys["avg_trade_return"], 3),
+            pct(ens["avg_trade_return"], 3),
+            f"{sys['n_trades']:,} / {ens['n_trades']:,} trades",
+        ],
+    ]
+    return head, rows
+
+
+def model_table(ev: dict) -> tuple[list[str], list[list[str]]]:
+    """The spec's "Individual Model Performance" table plus the baselines, same rows."""
+    h = str(ev["horizon"])
+    f = ev["forecasts"][h]
+    spec = ev["spec"]
+    head = [
+        "Model",
+        "Spec accuracy",
+        "Accuracy [95% CI]",
+        "Majority",
+        "F1",
+        "ROC-AUC [95% CI]",
+        "Rank IC (per date)",
+    ]
+    names = {
+        "timeformer": ("TimeFormer-XL", spec["timeformer"]["accuracy"]),
+        "tft": ("TFT-XL", spec["tft"]["accuracy"]),
+        "ensemble": ("Ensemble (no veto)", spec["accuracy"]),
+        "classical_lgbm": ("LightGBM, 29 classical features", spec["baselines"]["classical"]),
+        "sma_crossover": ("SMA 20/50 crossover", spec["baselines"]["sma_crossover"]),
+        "random": ("Random", spec["baselines"]["random"]),
+        "always_up": ("Always up", "-"),
+    }
+    rows = []
+    for key, (label, expect) in names.items():
+        m = f[key]
+        rows.append(
+            [
+                label,
+                expect,
+                pct(m["accuracy"]) + ci(m.get("accuracy_ci")),
+                pct(m["majority_rate"]),
+                num(m["f1"]),
+                num(m["auc"], 3) + ci(m.get("auc_ci"), lambda x: num(x, 3)),
+                num(m["date_rank_ic"], 3),
+            ]
+        )
+    vc = ev["veto"]["classifier"]
+    rows.append(
+        [
+            "LightGBM veto (is the ensemble's call right?)",
+            spec["veto"]["accuracy"],
+            pct(vc["accuracy"]) + ci(vc.get("accuracy_ci")),
+            pct(vc["majority_rate"]),
+            num(vc["f1"]),
+            num(vc["auc"], 3) + ci(vc.get("auc_ci"), lambda x: num(x, 3)),
+            "-",
+        ]
+    )
+    return head, rows
+
+
+def sources_table(ev: dict) -> tuple[list[str], list[list[str]]]:
+    """The spec's "Improvement Sources": accuracy gain of each input = full minus without."""
+    head = ["Source", "Spec claims", "Measured gain [95% CI]", "AUC without", "Sharpe without"]
+    rows = []
+    ab = {r["variant"]: r for r in ev.get("ablations", [])}
+    full = ab.get("full")
+    labels = {
+        "no_embedding": ("Foundation embedding", ev["spec"]["sources"]["no_embedding"]),
+        "no_mtf": ("Multi-timeframe alignment", ev["spec"]["sources"]["no_mtf"]),
+        "no_smc": ("Smart money concepts", ev["spec"]["sources"]["no_smc"]),
+        "no_ta": ("Technical indicators", "-"),
+        "timeformer_only": ("Ensemble vs TimeFormer alone", "part of +2-3%"),
+        "tft_only": ("Ensemble vs TFT alone", "part of +2-3%"),
+    }
+    for key, (label, claim) in labels.items():
+        if key not in ab:
+            continue
+        r = ab[key]
+        c = r.get("delta_accuracy_ci")
+        gain_ci = ci((-c[1], -c[0]), lambda x: f"{100 * x:+.1f}") if c else ""
+        rows.append(
+            [
+                label,
+                claim,
+                _signed(-r["delta_accuracy"]) + gain_ci,
+                num(r["auc"], 3),
+                num(r["sharpe_long_short"]),
+            ]
+        )
+    v = ev["veto"]
+    if full and "accuracy_kept" in v:
+        rows.append(
+            [
+                "Veto (accuracy of kept calls minus all calls)",
+                ev["spec"]["sources"]["veto"],
+                _signed(v["accuracy_kept"] - full["accuracy"])
+                + f" (kept rows' majority {pct(v['majority_rate_kept'])})",
+                "-",
+                num(ev["backtests"]["long_short"]["ensemble+veto"]["sharpe"]),
+            ]
+        )
+    return head, rows
+
+
+def _signed(x: float) -> str:
+    return "n/a" if not math.isfinite(x) else f"{100 * x:+.1f} pp"
+
+
+def markdown(head: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
