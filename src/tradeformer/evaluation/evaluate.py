@@ -222,9 +222,9 @@ def evaluate_run(
     cal_parts = []
     for name in ("timeformer", "tft", "ensemble", "classical_lgbm"):
         f = forecasts[str(H)][name]
-        tb = calibration_table(f.prob_up[lab], realized[lab] > 0)
+        tb = calibration_table(f.prob_up[lab], realized[lab] > 0, strategy="quantile")
         cal_parts.append(tb.assign(model=name))
-    tb = calibration_table(veto[lab], correct[lab] > 0.5)
+    tb = calibration_table(veto[lab], correct[lab] > 0.5, strategy="quantile")
     cal_parts.append(tb.assign(model="veto (P[ensemble call right])"))
     pd.concat(cal_parts, ignore_index=True).to_csv(out / "calibration.csv", index=False)
 

@@ -82,12 +82,20 @@ def per_date_rank_ic(
     return pd.Series(out, index=uniq, name="rank_ic")
 
 
-def calibration_table(prob_up: np.ndarray, up: np.ndarray, bins: int = 10) -> pd.DataFrame:
-    """Reliability table on equal-width probability bins (as sklearn's `calibration_curve`
-    with strategy="uniform"): mean forecast, observed up-share and count per non-empty bin."""
+def calibration_table(
+    prob_up: np.ndarray, up: np.ndarray, bins: int = 10, strategy: str = "uniform"
+) -> pd.DataFrame:
+    """Reliability table as sklearn's `calibration_curve`: equal-width ("uniform") or
+    equal-count ("quantile") probability bins; mean forecast, observed up-share and count per
+    non-empty bin."""
     p = np.asarray(prob_up, float)
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    idx = np.clip(np.searchsorted(edges[1:-1], p, side="right"), 0, bins - 1)
+    if strategy == "uniform":
+        edges = np.linspace(0.0, 1.0, bins + 1)
+    elif strategy == "quantile":
+        edges = np.percentile(p, np.linspace(0, 100, bins + 1))
+    else:
+        raise ValueError(f"strategy must be 'uniform' or 'quantile', not {strategy!r}")
+    idx = np.searchsorted(edges[1:-1], p)  # a value on an edge joins the lower bin
     cnt = np.bincount(idx, minlength=bins)
     mean_p = np.bincount(idx, p, minlength=bins)
     frac = np.bincount(idx, np.asarray(up, float), minlength=bins)

@@ -15,6 +15,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -51,6 +52,12 @@ LABELS = {
 }
 
 
+def _dates(ax) -> None:
+    loc = mdates.AutoDateLocator(maxticks=8)
+    ax.xaxis.set_major_locator(loc)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
+
+
 def _save(fig, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -64,21 +71,26 @@ def plot_equity(eq: pd.DataFrame, path: Path, cost_bps: float, horizon: int) -> 
         sub = eq[eq["variant"] == variant]
         if variant == "long_short":
             sub = pd.concat([sub, eq[eq["strategy"] == "buy_and_hold"]])
+        drawn: dict[str, np.ndarray] = {}
         for name, g in sub.groupby("strategy", sort=False):
-            lw = 2.2 if name in ("ensemble+veto", "ensemble", "buy_and_hold") else 1.1
+            main = name in ("ensemble+veto", "ensemble", "buy_and_hold")
+            curve = g["equity"].to_numpy()
+            same = [LABELS.get(k, k) for k, v in drawn.items() if np.allclose(v, curve, rtol=1e-9)]
+            drawn[name] = curve
             ax.plot(
                 g["timestamp"],
-                g["equity"],
-                label=LABELS.get(name, name),
+                curve,
+                label=LABELS.get(name, name) + (f" (= {same[0]})" if same else ""),
                 color=COLORS.get(name),
-                lw=lw,
+                lw=2.2 if main else 1.2,
+                ls="-" if main or name in ("timeformer", "tft") else "--",
             )
-        ax.set_yscale("log")
+        _dates(ax)
         ax.axhline(1.0, color="grey", lw=0.6, ls=":")
         ax.set_title(f"{variant.replace('_', '-')}: growth of 1 (net of {cost_bps:g} bps)")
         ax.set_xlabel("date (test period)")
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel(f"equity (log scale), {horizon}-bar holding")
+    axes[0].set_ylabel(f"equity (start = 1), {horizon}-bar holding")
     axes[1].legend(fontsize=8, loc="upper left")
     return _save(fig, path)
 
@@ -99,6 +111,7 @@ def plot_drawdown(eq: pd.DataFrame, path: Path) -> Path:
             color=COLORS[name],
             label=f"{LABELS[name]} ({variant})",
         )
+    _dates(ax)
     ax.set_ylabel("drawdown (%)")
     ax.set_xlabel("date (test period)")
     ax.set_title("Drawdown from the running peak (net equity)")
@@ -117,13 +130,16 @@ def plot_calibration(cal: pd.DataFrame, path: Path, horizon: int) -> Path:
                 100 * g["frac_up"],
                 "o-",
                 ms=4,
+                lw=1,
                 label=LABELS.get(name, name),
                 color=COLORS.get(name),
             )
-        ax.plot([0, 100], [0, 100], color="grey", ls="--", lw=0.8, label="perfect calibration")
-        ax.set_xlim(0, 100)
-        ax.set_ylim(0, 100)
-        ax.set_xlabel("forecast probability (%)")
+        vals = 100 * np.concatenate([sub["mean_prob"], sub["frac_up"]])
+        lo, hi = max(0.0, vals.min() - 3), min(100.0, vals.max() + 3)
+        ax.plot([lo, hi], [lo, hi], color="grey", ls="--", lw=0.8, label="perfect calibration")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        ax.set_xlabel("forecast probability (%), 10 equal-count bins")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     axes[0].set_ylabel(f"observed up-share of the bin (%), {horizon}-bar")
@@ -196,7 +212,9 @@ def plot_veto_curve(curve: pd.DataFrame, threshold: float, path: Path) -> Path:
         ls=":",
         label=f"threshold {threshold:g}",
     )
-    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xscale("log")
+    ax.set_xlim(max(0.05, 0.8 * 100 * curve["coverage"].min()), 110)
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xlabel("coverage: share of rows traded (%, log scale)")
     ax.set_ylabel("%")
     ax.set_title("Veto: coverage vs accuracy")
