@@ -82,3 +82,24 @@ def test_demo_runs_offline(tmp_path):
     assert "demo finished" in res.output
     bundles = list((tmp_path / "demo" / "runs").glob("demo-*/bundle/manifest.json"))
     assert len(bundles) == 1
+    run = bundles[0].parent.parent
+    assert (run / "report" / "index.html").exists()
+    assert "spec vs measured" in res.output
+    ablated = {
+        r["variant"]
+        for r in json.loads((run / "evaluation" / "evaluation.json").read_text())["ablations"]
+    }
+    assert ablated >= {"no_embedding", "no_mtf", "no_smc", "no_ta"}
+
+
+def test_demo_runs_on_other_data_with_overrides(tiny_source, tmp_path):
+    args = ["demo", "--out", str(tmp_path / "d"), "--data", str(tiny_source), "--quick"]
+    sets = ["calendar.test_start=2015-01-01", "calendar.val_bars=120", "calendar.n_folds=2"]
+    for s in sets:
+        args += ["--set", s]
+    res = runner.invoke(app, [*args, "--ablations", "no_ta"])
+    assert res.exit_code == 0, res.output
+    assert "AAPL" in res.output and "demo finished" in res.output
+    res = runner.invoke(app, [*args[:4], "--set", "calendar.n_folds=1"])
+    assert res.exit_code == 2
+    assert "n_folds" in res.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import time
 from pathlib import Path
@@ -44,17 +45,23 @@ SetOpt = Annotated[
 ]
 
 
-def _load_experiment(config: Path, sets: list[str] | None):
-    from tradeformer.config import ConfigError, load_config
-
-    overrides = {}
+def _parse_sets(sets: list[str] | None) -> dict:
+    """--set key=value pairs; values are YAML scalars/lists, except that dates stay strings."""
+    out = {}
     for item in sets or []:
         if "=" not in item:
             _fail(f"--set expects key=value, got {item!r}", 2)
         k, v = item.split("=", 1)
-        overrides[k.strip()] = yaml.safe_load(v)
+        value = yaml.safe_load(v)
+        out[k.strip()] = v.strip() if isinstance(value, datetime.date) else value
+    return out
+
+
+def _load_experiment(config: Path, sets: list[str] | None):
+    from tradeformer.config import ConfigError, load_config
+
     try:
-        return load_config(config, overrides)
+        return load_config(config, _parse_sets(sets))
     except ConfigError as e:
         _fail(str(e), 2)
         raise
@@ -745,11 +752,7 @@ def demo(
     over = {"runs_dir": str(out / "runs"), "cache_dir": str(out / "cache")}
     if data is not None:
         over["data.source"] = str(data)
-    for item in sets or []:
-        if "=" not in item:
-            _fail(f"--set expects key=value, got {item!r}", 2)
-        k, v = item.split("=", 1)
-        over[k.strip()] = yaml.safe_load(v)
+    over.update(_parse_sets(sets))
     try:
         cfg = load_config(Path(__file__).parent / "configs" / "demo.yaml", over)
     except ConfigError as e:
