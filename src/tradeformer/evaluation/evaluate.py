@@ -36,6 +36,7 @@ from tradeformer.evaluation.metrics import (
     forecast_metrics,
     ratio_ci,
 )
+from tradeformer.features.columns import CLASSICAL_COLUMNS
 from tradeformer.training.ensemble import effective_weights, ensemble_return
 
 SURVIVORSHIP = (
@@ -273,6 +274,17 @@ def _json(o):
     return str(o)
 
 
+def _variable_name(name: str) -> str:
+    """TFT's generic `context_i` variables are the classical columns, in order."""
+    if (
+        name.startswith("context_")
+        and name[8:].isdigit()
+        and int(name[8:]) < len(CLASSICAL_COLUMNS)
+    ):
+        return CLASSICAL_COLUMNS[int(name[8:])]
+    return name
+
+
 @torch.no_grad()
 def _interpretability(run_dir: Path, u, rows: np.ndarray, out: Path, n: int = 512) -> dict:
     """TFT variable-selection weights and TimeFormer's last-layer attention on test rows."""
@@ -285,9 +297,10 @@ def _interpretability(run_dir: Path, u, rows: np.ndarray, out: Path, n: int = 51
     o_tft = b.tft.eval()(t["price"], t["embedding"], t["context"])
     o_tf = b.timeformer.eval()(t["price"], t["embedding"], t["context"])
     w = o_tft.var_weights.float().mean(0).numpy()
-    pd.DataFrame({"variable": b.tft.variable_names, "weight": w}).sort_values(
-        "weight", ascending=False
-    ).to_csv(out / "tft_variable_weights.csv", index=False)
+    names = [_variable_name(n) for n in b.tft.variable_names]
+    pd.DataFrame({"variable": names, "weight": w}).sort_values("weight", ascending=False).to_csv(
+        out / "tft_variable_weights.csv", index=False
+    )
     attn = o_tf.attention.float().mean(0).numpy()
     save_file(
         {"attention": np.ascontiguousarray(attn)}, str(out / "timeformer_attention.safetensors")
@@ -295,7 +308,7 @@ def _interpretability(run_dir: Path, u, rows: np.ndarray, out: Path, n: int = 51
     return {
         "n_rows": len(pick),
         "tft_top_variables": dict(
-            sorted(zip(b.tft.variable_names, w.tolist(), strict=True), key=lambda kv: -kv[1])[:10]
+            sorted(zip(names, w.tolist(), strict=True), key=lambda kv: -kv[1])[:10]
         ),
         "timeformer_attention_tokens": int(attn.shape[-1]),
         "timeformer_attention_entropy": float(o_tf.attn_entropy.mean()),

@@ -27,6 +27,7 @@ from tradeformer.evaluation.summary import (
     model_table,
     sources_table,
 )
+from tradeformer.features.columns import CLASSICAL_COLUMNS
 
 COLORS = {
     "ensemble+veto": "#d62728",
@@ -227,9 +228,9 @@ def plot_importance(imp: pd.DataFrame, path: Path, top: int = 20) -> Path:
     def group(f: str) -> str:
         if f.startswith("emb_"):
             return "embedding"
-        if f.startswith(("timeformer_", "tft_", "stockformer_")) or "uncert" in f:
-            return "model outputs"
-        return "classical"
+        if f in CLASSICAL_COLUMNS:
+            return "classical"
+        return "model outputs"
 
     imp = imp.assign(group=imp["feature"].map(group))
     fig, axes = plt.subplots(1, 2, figsize=(12, 5), gridspec_kw={"width_ratios": [2.2, 1]})
@@ -238,9 +239,10 @@ def plot_importance(imp: pd.DataFrame, path: Path, top: int = 20) -> Path:
     axes[0].set_xlabel("share of total gain (%)")
     axes[0].set_title(f"LightGBM veto: top {top} features by gain")
     g = imp.groupby("group")["gain_share"].sum().sort_values()
-    axes[1].barh(g.index, 100 * g.to_numpy(), color="#ff7f0e")
+    size = imp.groupby("group").size()
+    axes[1].barh([f"{k} ({size[k]})" for k in g.index], 100 * g.to_numpy(), color="#ff7f0e")
     axes[1].set_xlabel("share of total gain (%)")
-    axes[1].set_title("by feature group")
+    axes[1].set_title("by feature group (count)")
     for ax in axes:
         ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)
