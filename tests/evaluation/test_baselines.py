@@ -9,7 +9,9 @@ import pytest
 from tradeformer.dataset.universe import Universe
 from tradeformer.evaluation.baselines import (
     always_up,
+    beats_date_median,
     classical_lgbm,
+    cross_sectional_signal,
     random_forecast,
     rolling_mean_within,
     sma_crossover,
@@ -85,3 +87,22 @@ def test_simple_baselines():
     np.testing.assert_array_equal(r.score, random_forecast(10_000, seed=3).score)
     a = always_up(5, 0.54)
     assert a.pred_up.all() and (a.prob_up == 0.54).all()
+
+
+def test_cross_sectional_signal_picks_the_extremes_of_each_date():
+    dates = np.repeat(np.arange(3), [20, 2, 1])
+    score = np.concatenate([np.arange(20.0), [0.5, 0.1], [1.0]])
+    sig = cross_sectional_signal(score, dates, q=0.1)
+    np.testing.assert_array_equal(np.flatnonzero(sig[:20] == 1), [18, 19])
+    np.testing.assert_array_equal(np.flatnonzero(sig[:20] == -1), [0, 1])
+    np.testing.assert_array_equal(sig[20:22], [1.0, -1.0])  # two names: one each side
+    assert sig[22] == 0.0  # a lone name is not traded
+
+
+def test_cross_sectional_label_beats_the_dates_median(closes):
+    u = _universe(closes, np.random.default_rng(0))
+    n = len(closes["AAPL"])
+    u.timestamps = np.tile(np.arange(n), 3)  # the three symbols share dates
+    rows = np.flatnonzero(np.isfinite(u.ret[:, 0]))
+    y = beats_date_median(u, rows, 0)
+    assert y.mean() == pytest.approx(1 / 3, abs=0.01)  # 3 names: only the top one beats it

@@ -112,3 +112,9 @@ def test_forecast_metrics_report_the_majority_rate_next_to_accuracy(real):
     lo, hi = m["accuracy_ci"]
     assert lo < m["accuracy"] < hi
     assert "brier" not in m
+
+
+def test_no_interval_from_a_handful_of_dates():
+    dates = np.repeat(np.arange(5), 3)
+    lo, hi = M.ratio_ci(np.ones(15), np.ones(15), dates)
+    assert np.isnan(lo) and np.isnan(hi)

@@ -95,3 +95,15 @@ def test_cli_predict_same_numbers(trained, tmp_path):
     api = pred.predict_store(store, ["AAPL", "XOM"]).set_index("symbol")
     np.testing.assert_allclose(cli["veto_prob"], api["veto_prob"], rtol=1e-6)
     assert list(cli["action"]) == list(api["action"])
+
+
+def test_store_prediction_is_the_training_runs_last_test_row(trained):
+    """From a store the predictor uses the whole history (and intraday bars if any), as the
+    training features did: its output equals the run's own prediction for the last bar."""
+    summary, pred, store = trained
+    expected = pd.read_parquet(Path(summary["run_dir"]) / "test_predictions.parquet")
+    last = expected.groupby("symbol").tail(1).set_index("symbol")
+    got = pred.predict_store(store).set_index("symbol")
+    assert list(got["timestamp"]) == list(last.loc[got.index, "timestamp"])
+    for col in ("expected_return", "timeformer_ret", "tft_ret", "veto_prob"):
+        np.testing.assert_allclose(got[col], last.loc[got.index, col], rtol=1e-5, atol=1e-8)

@@ -5,6 +5,9 @@
 - sma_crossover: up when SMA(fast) > SMA(slow) of the closes up to t;
 - classical_lgbm: LightGBM on the 29 classical features at t, trained on the rows before the
   test period (the last fold's training rows, early stopping on its validation rows);
+- classical_lgbm_xs: the same model on a *cross-sectional* label (beat the date's median forward
+  return), the one label DESIGN.md's baseline study found a consistent rank IC with; it is
+  traded as a long-short top/bottom-decile portfolio (`cross_sectional_signal`);
 - buy and hold is a backtest (long every symbol, every bar), see `backtest.run_backtest`.
 Each returns per-row (score, prob_up or None, pred_up) for one horizon.
 """
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 
 import lightgbm as lgb
 import numpy as np
+import pandas as pd
 
 from tradeformer.dataset.universe import Universe
 from tradeformer.features.columns import CLASSICAL_COLUMNS
@@ -55,6 +59,25 @@ def sma_crossover(u: Universe, rows: np.ndarray, fast: int = 20, slow: int = 50)
     return Forecast(score, None, score > 0)
 
 
+def beats_date_median(u: Universe, rows: np.ndarray, horizon_index: int) -> np.ndarray:
+    """1.0 where the row's forward return beats the median of its date (over `rows`)."""
+    r = u.ret[rows, horizon_index].astype("float64")
+    med = pd.Series(r).groupby(u.timestamps[rows]).transform("median").to_numpy()
+    return (r > med).astype("float32")
+
+
+def cross_sectional_signal(score: np.ndarray, dates: np.ndarray, q: float = 0.1) -> np.ndarray:
+    """+1 for the top `q` of each date's scores, -1 for the bottom `q` (at least one name each
+    side when a date has >= 2 names), 0 otherwise."""
+    s = pd.Series(score)
+    g = s.groupby(np.asarray(dates))
+    rank = g.rank(method="first").to_numpy()
+    n = g.transform("size").to_numpy()
+    k = np.maximum(1, np.floor(q * n))
+    out = np.where(rank > n - k, 1.0, np.where(rank <= k, -1.0, 0.0))
+    return np.where(n >= 2, out, 0.0)
+
+
 def classical_lgbm(
     u: Universe,
     train_rows: np.ndarray,
@@ -63,8 +86,10 @@ def classical_lgbm(
     horizon_index: int,
     seed: int = 0,
     params: dict | None = None,
+    cross_sectional: bool = False,
 ) -> tuple[Forecast, lgb.Booster]:
-    """LightGBM on the 29 classical features (no windows, no embedding)."""
+    """LightGBM on the 29 classical features (no windows, no embedding); the label is the raw
+    direction, or with `cross_sectional` whether the return beats its date's median."""
     p = {
         "objective": "binary",
         "metric": "auc",
@@ -83,9 +108,14 @@ def classical_lgbm(
         **(params or {}),
     }
     names = list(CLASSICAL_COLUMNS)
-    y = u.direction[:, horizon_index]
-    train = lgb.Dataset(u.context[train_rows], y[train_rows], feature_name=names)
-    valid = lgb.Dataset(u.context[valid_rows], y[valid_rows], reference=train)
+    if cross_sectional:
+        y_tr = beats_date_median(u, train_rows, horizon_index)
+        y_va = beats_date_median(u, valid_rows, horizon_index)
+    else:
+        y_tr = u.direction[train_rows, horizon_index]
+        y_va = u.direction[valid_rows, horizon_index]
+    train = lgb.Dataset(u.context[train_rows], y_tr, feature_name=names)
+    valid = lgb.Dataset(u.context[valid_rows], y_va, reference=train)
     booster = lgb.train(
         p,
         train,

@@ -27,6 +27,7 @@ from tradeformer.evaluation.baselines import (
     Forecast,
     always_up,
     classical_lgbm,
+    cross_sectional_signal,
     random_forecast,
     sma_crossover,
 )
@@ -134,6 +135,9 @@ def evaluate_run(
         fc["always_up"] = always_up(len(frame), float(u.direction[tr_rows, j].mean()))
         fc["sma_crossover"] = sma_crossover(u, rows)
         fc["classical_lgbm"], booster = classical_lgbm(u, tr_rows, va_rows, rows, j, cfg.seed)
+        fc["classical_lgbm_xs"], _ = classical_lgbm(
+            u, tr_rows, va_rows, rows, j, cfg.seed, cross_sectional=True
+        )
         importance[h] = dict(
             zip(booster.feature_name(), booster.feature_importance("gain").tolist(), strict=True)
         )
@@ -200,6 +204,10 @@ def evaluate_run(
         "sma_crossover": np.where(forecasts[str(H)]["sma_crossover"].pred_up, 1.0, -1.0),
         "random": np.where(forecasts[str(H)]["random"].pred_up, 1.0, -1.0),
         "always_up": np.ones(len(frame)),
+        "classical_lgbm_xs": cross_sectional_signal(
+            forecasts[str(H)]["classical_lgbm_xs"].score, dates
+        ),
+        "ensemble_xs": cross_sectional_signal(ens, dates),
     }
     backtests: dict[str, dict] = {"long_short": {}, "long_only": {}}
     equity = []

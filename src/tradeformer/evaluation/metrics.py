@@ -112,6 +112,9 @@ def calibration_table(
 
 
 # ---------------------------------------------------------------------------- bootstrap
+MIN_DATES = 20  # fewer distinct dates than this: no interval (it would be spuriously tight)
+
+
 def block_bootstrap_indices(
     n: int, n_boot: int, block: int, rng: np.random.Generator
 ) -> np.ndarray:
@@ -174,6 +177,8 @@ def bootstrap_ci(
 ) -> tuple[float, float]:
     """Percentile CI of `stat(*arrays)` under a moving-block bootstrap over dates."""
     groups = DateGroups.of(dates)
+    if groups.n_dates < MIN_DATES:
+        return (float("nan"), float("nan"))
     idx = block_bootstrap_indices(groups.n_dates, n_boot, block, np.random.default_rng(seed))
     vals = np.empty(n_boot)
     for b in range(n_boot):
@@ -194,6 +199,8 @@ def ratio_ci(
 ) -> tuple[float, float]:
     """CI of sum(num) / sum(den) (accuracy, Brier, a mean) with all replicates at once."""
     groups = DateGroups.of(dates)
+    if groups.n_dates < MIN_DATES:
+        return (float("nan"), float("nan"))
     n_d = np.bincount(groups.codes, np.asarray(num, float), minlength=groups.n_dates)
     d_d = np.bincount(groups.codes, np.asarray(den, float), minlength=groups.n_dates)
     idx = block_bootstrap_indices(groups.n_dates, n_boot, block, np.random.default_rng(seed))
@@ -248,9 +255,7 @@ def forecast_metrics(
     kw = {"n_boot": n_boot, "block": block, "seed": seed}
     out["accuracy_ci"] = ratio_ci(correct, ones, dates, **{**kw, "n_boot": 1000})
     out["majority_ci"] = ratio_ci(up.astype(float), ones, dates, **{**kw, "n_boot": 1000})
-    out["accuracy_minus_majority_ci"] = bootstrap_ci(
-        lambda c, y: c.mean() - max(y.mean(), 1 - y.mean()), (correct, up), dates, **kw
-    )
+    out["accuracy_minus_majority_ci"] = _edge_ci(correct, up, dates, n_boot, block, seed)
     out["auc_ci"] = bootstrap_ci(roc_auc, (score, up), dates, **kw)
     out["rank_ic_ci"] = bootstrap_ci(rank_ic, (score, realized), dates, **kw)
     v = daily_ic.dropna()
@@ -263,6 +268,18 @@ def forecast_metrics(
         out["brier_ci"] = ratio_ci(sq, ones, dates, **{**kw, "n_boot": 1000})
         out["brier_climatology"] = float(base * (1 - base))  # always forecasting the up-rate
     return out
+
+
+def _edge_ci(correct, up, dates, n_boot, block, seed) -> tuple[float, float]:
+    """CI of accuracy minus the majority rate, all replicates at once from per-date sums."""
+    groups = DateGroups.of(dates)
+    if groups.n_dates < MIN_DATES:
+        return (float("nan"), float("nan"))
+    idx = block_bootstrap_indices(groups.n_dates, n_boot, block, np.random.default_rng(seed))
+    n = np.bincount(groups.codes)[idx].sum(1)
+    acc = np.bincount(groups.codes, correct)[idx].sum(1) / n
+    u = np.bincount(groups.codes, np.asarray(up, float))[idx].sum(1) / n
+    return percentile_interval(acc - np.maximum(u, 1 - u))
 
 
 def _t_stat(x: pd.Series) -> float:

@@ -22,6 +22,7 @@ import pandas as pd
 from safetensors.numpy import load_file
 
 from tradeformer.evaluation.summary import (
+    backtest_table,
     ensemble_table,
     markdown,
     model_table,
@@ -35,6 +36,8 @@ COLORS = {
     "timeformer": "#9467bd",
     "tft": "#8c564b",
     "classical_lgbm": "#1f77b4",
+    "classical_lgbm_xs": "#17becf",
+    "ensemble_xs": "#e377c2",
     "sma_crossover": "#2ca02c",
     "random": "#7f7f7f",
     "always_up": "#bcbd22",
@@ -46,6 +49,8 @@ LABELS = {
     "timeformer": "TimeFormer-XL",
     "tft": "TFT-XL",
     "classical_lgbm": "LightGBM (classical)",
+    "classical_lgbm_xs": "LightGBM (x-sectional label, deciles)",
+    "ensemble_xs": "Ensemble (deciles per date)",
     "sma_crossover": "SMA 20/50",
     "random": "Random",
     "always_up": "Always up",
@@ -345,6 +350,7 @@ def render_report(run_dir: str | Path) -> Path:
     tables = [
         ("Ensemble performance: spec vs measured", ensemble_table(ev)),
         ("Individual models and baselines (same rows)", model_table(ev)),
+        ("Backtests (net of costs)", backtest_table(ev)),
     ]
     if ev.get("ablations"):
         tables.append(("Improvement sources: spec vs measured (ablations)", sources_table(ev)))

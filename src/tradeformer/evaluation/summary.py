@@ -96,12 +96,15 @@ def model_table(ev: dict) -> tuple[list[str], list[list[str]]]:
         "tft": ("TFT-XL", spec["tft"]["accuracy"]),
         "ensemble": ("Ensemble (no veto)", spec["accuracy"]),
         "classical_lgbm": ("LightGBM, 29 classical features", spec["baselines"]["classical"]),
+        "classical_lgbm_xs": ("LightGBM, cross-sectional label", "-"),
         "sma_crossover": ("SMA 20/50 crossover", spec["baselines"]["sma_crossover"]),
         "random": ("Random", spec["baselines"]["random"]),
         "always_up": ("Always up", "-"),
     }
     rows = []
     for key, (label, expect) in names.items():
+        if key not in f:
+            continue
         m = f[key]
         rows.append(
             [
@@ -126,6 +129,53 @@ def model_table(ev: dict) -> tuple[list[str], list[list[str]]]:
             "-",
         ]
     )
+    return head, rows
+
+
+STRATEGIES = {
+    "ensemble+veto": "Ensemble + veto",
+    "ensemble": "Ensemble, no veto",
+    "ensemble_xs": "Ensemble, top/bottom decile per date",
+    "timeformer": "TimeFormer-XL alone",
+    "tft": "TFT-XL alone",
+    "classical_lgbm": "LightGBM (classical)",
+    "classical_lgbm_xs": "LightGBM, cross-sectional label, deciles",
+    "sma_crossover": "SMA 20/50",
+    "random": "Random",
+    "always_up": "Always up",
+    "buy_and_hold": "Buy and hold",
+}
+
+
+def backtest_table(ev: dict) -> tuple[list[str], list[list[str]]]:
+    """Every backtest: strategy x long-short / long-only, net of costs."""
+    head = [
+        "Strategy",
+        "Variant",
+        "Sharpe [95% CI]",
+        "Annual return",
+        "Max drawdown",
+        "Win rate",
+        "Avg trade",
+        "Coverage",
+        "Turnover / yr",
+    ]
+    rows = []
+    for variant, block in ev["backtests"].items():
+        for key, st in block.items():
+            rows.append(
+                [
+                    STRATEGIES.get(key, key),
+                    variant.replace("_", "-"),
+                    num(st["sharpe"]) + ci(st.get("sharpe_ci"), num),
+                    pct(st["annual_return"]),
+                    pct(abs(st["max_drawdown"])),
+                    pct(st["win_rate"]),
+                    pct(st["avg_trade_return"], 3),
+                    pct(st["coverage"]),
+                    num(st["annual_turnover"], 1) + "x",
+                ]
+            )
     return head, rows
 
 

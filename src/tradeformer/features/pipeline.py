@@ -77,7 +77,7 @@ def classical_features(
     return out.reset_index(drop=True), {"mtf": info.to_dict()}
 
 
-def _intraday_timeframe(store: BarStore, symbol: str, base: str) -> str | None:
+def intraday_timeframe(store: BarStore, symbol: str, base: str) -> str | None:
     """Finest intraday timeframe in the store holding `symbol`, finer than `base`."""
     entries = store.manifest["entries"]
     order = [t.value for t in Timeframe]
@@ -144,7 +144,7 @@ def build_features(
     cfg_fp = cfg.fingerprint()
     jobs, entries, reused = [], {}, 0
     for s in syms:
-        fine = _intraday_timeframe(store, s, base) if cfg.use_intraday else None
+        fine = intraday_timeframe(store, s, base) if cfg.use_intraday else None
         key = _cache_key(store, s, base, fine, cfg_fp)
         target = folder / f"{safe_name(s)}.parquet"
         prev = old_syms.get(s)

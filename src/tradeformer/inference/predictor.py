@@ -23,7 +23,11 @@ from tradeformer.data.validation import ValidationReport
 from tradeformer.dataset.universe import build_universe
 from tradeformer.features.columns import WARMUP_BARS
 from tradeformer.features.foundation.base import EmbeddingBackend, NoEmbedding
-from tradeformer.features.pipeline import FeatureConfig, classical_features
+from tradeformer.features.pipeline import (
+    FeatureConfig,
+    classical_features,
+    intraday_timeframe,
+)
 from tradeformer.features.windows import OHLCV, gather
 from tradeformer.training.ensemble import decide
 from tradeformer.training.trainer import predict
@@ -93,31 +97,56 @@ class Predictor:
     # ------------------------------------------------------------------ prediction
     def predict_bars(self, bars_by_symbol: dict[str, pd.DataFrame]) -> pd.DataFrame:
         """One row per symbol: the decision for the bar after the last given bar."""
+        t0 = time.perf_counter()
         loaded = self.validate(bars_by_symbol)
-        return self._predict_validated(loaded.bars, loaded.timeframes)
+        t_valid = time.perf_counter() - t0
+        out = self._predict_validated(loaded.bars, loaded.timeframes)
+        self.last_timing = {"validation": t_valid, **self.last_timing}
+        self.last_timing["total"] += t_valid
+        return out
 
     def predict_store(
         self, store_dir: str | Path, symbols: list[str] | None = None, timeframe: str | None = None
     ) -> pd.DataFrame:
+        t0 = time.perf_counter()
         store = BarStore(store_dir)
         tf = timeframe or store.default_timeframe()
         syms = symbols or store.symbols(tf)
         missing = sorted(set(syms) - set(store.symbols(tf)))
         if missing:
             raise KeyError(f"not in store {store_dir} ({tf}): {', '.join(missing)}")
-        bars = {s: store.read(s, tf).tail(self.min_bars + 50).reset_index(drop=True) for s in syms}
+        # the whole history, as in training: a tail would change the EMA-based columns (a
+        # 290-bar tail flips mtf_1M on the last bar of 17 of the 100 daily symbols)
+        bars = {s: store.read(s, tf) for s in syms}
         short = [s for s, b in bars.items() if len(b) < self.min_bars]
         if short:
             raise ValueError(f"need at least {self.min_bars} bars: {', '.join(short)}")
-        return self._predict_validated(bars, {s: tf for s in syms})
+        # intraday bars in the store feed the 4H/1H columns, exactly as in `build_features`
+        use = self.features.use_intraday
+        fine = {s: intraday_timeframe(store, s, tf) if use else None for s in syms}
+        intraday = {s: (store.read(s, f), f) for s, f in fine.items() if f}
+        t_read = time.perf_counter() - t0
+        out = self._predict_validated(bars, {s: tf for s in syms}, intraday)
+        self.last_timing = {"read": t_read, **self.last_timing}
+        self.last_timing["total"] += t_read
+        return out
 
-    def _predict_validated(self, bars: dict[str, pd.DataFrame], tfs: dict[str, str]):
+    def _predict_validated(
+        self,
+        bars: dict[str, pd.DataFrame],
+        tfs: dict[str, str],
+        intraday: dict[str, tuple[pd.DataFrame, str]] | None = None,
+    ):
         t0 = time.perf_counter()
         timing = {"features": 0.0, "embedding": 0.0}
         tables = {}
         t1 = time.perf_counter()
+        intraday = intraday or {}
         for sym, b in bars.items():
-            tables[sym], _ = classical_features(b, self.features, timeframe=tfs[sym])
+            fine, fine_tf = intraday.get(sym, (None, None))
+            tables[sym], _ = classical_features(
+                b, self.features, timeframe=tfs[sym], intraday=fine, intraday_timeframe=fine_tf
+            )
         t2 = time.perf_counter()
         timing["features"] = t2 - t1
         embs: dict[str, np.ndarray | None] = dict.fromkeys(bars)
