@@ -219,7 +219,7 @@ def plot_veto_curve(curve: pd.DataFrame, threshold: float, path: Path) -> Path:
         label=f"threshold {threshold:g}",
     )
     ax.set_xscale("log")
-    ax.set_xlim(max(0.05, 0.8 * 100 * curve["coverage"].min()), 110)
+    ax.set_xlim(max(1e-3, 0.5 * 100 * curve["coverage"].min()), 110)
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xlabel("coverage: share of rows traded (%, log scale)")
     ax.set_ylabel("%")
@@ -286,7 +286,15 @@ def plot_ablations(ab: pd.DataFrame, path: Path) -> Path:
     hi = np.array([-100 * p[0] for p in pairs])
     err = np.nan_to_num(np.vstack([np.abs(gain - lo), np.abs(hi - gain)]))
     fig, ax = plt.subplots(figsize=(8, 3.8))
-    ax.barh(ab["variant"], gain, xerr=err, capsize=3, color="#9467bd")
+    names = {
+        "no_embedding": "foundation embedding",
+        "no_mtf": "multi-timeframe (5)",
+        "no_smc": "smart money concepts (12)",
+        "no_ta": "technical indicators (12)",
+        "timeformer_only": "ensemble vs TimeFormer alone",
+        "tft_only": "ensemble vs TFT alone",
+    }
+    ax.barh([names.get(v, v) for v in ab["variant"]], gain, xerr=err, capsize=3, color="#9467bd")
     ax.axvline(0, color="black", lw=0.8)
     ax.set_xlabel("accuracy gain from the input = full minus without (percentage points)")
     ax.set_title("Ablations: measured 'improvement sources' (95% paired bootstrap CIs)")
