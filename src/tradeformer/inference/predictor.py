@@ -147,6 +147,11 @@ class Predictor:
             tables[sym], _ = classical_features(
                 b, self.features, timeframe=tfs[sym], intraday=fine, intraday_timeframe=fine_tf
             )
+        # features saw the whole history; the networks only need the last window: keep the
+        # last warm-up + lookback rows (the last row stays eligible, nothing changes)
+        keep = self.min_bars
+        bars = {s: b.iloc[-keep:].reset_index(drop=True) for s, b in bars.items()}
+        tables = {s: t.iloc[-keep:].reset_index(drop=True) for s, t in tables.items()}
         t2 = time.perf_counter()
         timing["features"] = t2 - t1
         embs: dict[str, np.ndarray | None] = dict.fromkeys(bars)
@@ -180,16 +185,21 @@ class Predictor:
         out = decide(
             tf_out["ret"][:, hi], tft_out["ret"][:, hi], veto, self.ensemble, self.threshold
         )
-        out.insert(0, "timestamp", pd.DatetimeIndex(u.timestamps[rows].astype("M8[ns]")))
-        out.insert(0, "symbol", u.symbols)
+        extra: dict[str, np.ndarray] = {}
         for j, h in enumerate(self.horizons):
-            out[f"timeformer_ret_{h}"] = tf_out["ret"][:, j]
-            out[f"tft_ret_{h}"] = tft_out["ret"][:, j]
-            out[f"timeformer_std_{h}"] = tf_out["uncertainty"][:, j]
-            out[f"tft_p10_p90_{h}"] = tft_out["q_range"][:, j]
-            out[f"timeformer_prob_up_{h}"] = tf_out["dir_prob"][:, j]
-            out[f"tft_prob_up_{h}"] = tft_out["dir_prob"][:, j]
-        out["attention_entropy"] = tf_out["attn_entropy"]
+            extra[f"timeformer_ret_{h}"] = tf_out["ret"][:, j]
+            extra[f"tft_ret_{h}"] = tft_out["ret"][:, j]
+            extra[f"timeformer_std_{h}"] = tf_out["uncertainty"][:, j]
+            extra[f"tft_p10_p90_{h}"] = tft_out["q_range"][:, j]
+            extra[f"timeformer_prob_up_{h}"] = tf_out["dir_prob"][:, j]
+            extra[f"tft_prob_up_{h}"] = tft_out["dir_prob"][:, j]
+        extra["attention_entropy"] = tf_out["attn_entropy"]
+        head = {
+            "symbol": u.symbols,
+            "timestamp": pd.DatetimeIndex(u.timestamps[rows].astype("M8[ns]")),
+        }
+        # one construction instead of ~20 column inserts (each a block-manager copy)
+        out = pd.DataFrame({**head, **{c: out[c].to_numpy() for c in out.columns}, **extra})
         timing["total"] = time.perf_counter() - t0
         timing["models_and_veto"] = timing["total"] - timing["features"] - timing["embedding"]
         self.last_timing = timing
