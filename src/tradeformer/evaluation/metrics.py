@@ -165,6 +165,18 @@ class DateGroups:
         return self.order[shift + np.arange(total)]
 
 
+def date_replicates(
+    dates: np.ndarray, n_boot: int, block: int, seed: int
+) -> tuple[DateGroups, np.ndarray] | None:
+    """Rows grouped by date and (n_boot, n_dates) resampled date indices; None when there are
+    too few dates for an interval."""
+    groups = DateGroups.of(dates)
+    if groups.n_dates < MIN_DATES:
+        return None
+    idx = block_bootstrap_indices(groups.n_dates, n_boot, block, np.random.default_rng(seed))
+    return groups, idx
+
+
 def bootstrap_ci(
     stat,
     arrays: tuple[np.ndarray, ...],
@@ -176,10 +188,10 @@ def bootstrap_ci(
     seed: int = 0,
 ) -> tuple[float, float]:
     """Percentile CI of `stat(*arrays)` under a moving-block bootstrap over dates."""
-    groups = DateGroups.of(dates)
-    if groups.n_dates < MIN_DATES:
+    rep = date_replicates(dates, n_boot, block, seed)
+    if rep is None:
         return (float("nan"), float("nan"))
-    idx = block_bootstrap_indices(groups.n_dates, n_boot, block, np.random.default_rng(seed))
+    groups, idx = rep
     vals = np.empty(n_boot)
     for b in range(n_boot):
         r = groups.rows(idx[b])
@@ -198,12 +210,12 @@ def ratio_ci(
     seed: int = 0,
 ) -> tuple[float, float]:
     """CI of sum(num) / sum(den) (accuracy, Brier, a mean) with all replicates at once."""
-    groups = DateGroups.of(dates)
-    if groups.n_dates < MIN_DATES:
+    rep = date_replicates(dates, n_boot, block, seed)
+    if rep is None:
         return (float("nan"), float("nan"))
+    groups, idx = rep
     n_d = np.bincount(groups.codes, np.asarray(num, float), minlength=groups.n_dates)
     d_d = np.bincount(groups.codes, np.asarray(den, float), minlength=groups.n_dates)
-    idx = block_bootstrap_indices(groups.n_dates, n_boot, block, np.random.default_rng(seed))
     with np.errstate(invalid="ignore", divide="ignore"):
         vals = n_d[idx].sum(1) / d_d[idx].sum(1)
     return percentile_interval(vals, alpha)
@@ -272,10 +284,10 @@ def forecast_metrics(
 
 def _edge_ci(correct, up, dates, n_boot, block, seed) -> tuple[float, float]:
     """CI of accuracy minus the majority rate, all replicates at once from per-date sums."""
-    groups = DateGroups.of(dates)
-    if groups.n_dates < MIN_DATES:
+    rep = date_replicates(dates, n_boot, block, seed)
+    if rep is None:
         return (float("nan"), float("nan"))
-    idx = block_bootstrap_indices(groups.n_dates, n_boot, block, np.random.default_rng(seed))
+    groups, idx = rep
     n = np.bincount(groups.codes)[idx].sum(1)
     acc = np.bincount(groups.codes, correct)[idx].sum(1) / n
     u = np.bincount(groups.codes, np.asarray(up, float))[idx].sum(1) / n
