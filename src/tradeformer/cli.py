@@ -630,6 +630,10 @@ AblationOpt = Annotated[
 ]
 
 
+RunDirArg = Annotated[Path, typer.Argument(help="A training run directory (runs/<id>).")]
+CostOpt = Annotated[float, typer.Option(help="Transaction cost per side (bps).")]
+
+
 def _ablation_list(text: str) -> tuple[str, ...]:
     from tradeformer.evaluation.ablations import RETRAINED
 
@@ -680,9 +684,9 @@ def _print_evaluation(ev: dict) -> None:
 
 @app.command("evaluate")
 def evaluate_cmd(
-    run_dir: Annotated[Path, typer.Argument(help="A training run directory (runs/<id>).")],
+    run_dir: RunDirArg,
     ablations: AblationOpt = "none",
-    cost_bps: Annotated[float, typer.Option(help="Transaction cost per side (bps).")] = 5.0,
+    cost_bps: CostOpt = 5.0,
     n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for CIs.")] = 200,
 ) -> None:
     """Test-period metrics with CIs, baselines, backtests, veto curve, calibration, ablations
@@ -694,9 +698,9 @@ def evaluate_cmd(
 
 @app.command("report")
 def report_cmd(
-    run_dir: Annotated[Path, typer.Argument(help="A training run directory (runs/<id>).")],
+    run_dir: RunDirArg,
     ablations: AblationOpt = "none",
-    cost_bps: Annotated[float, typer.Option(help="Transaction cost per side (bps).")] = 5.0,
+    cost_bps: CostOpt = 5.0,
 ) -> None:
     """Render RUN_DIR/report/index.html (+ summary.md, PNGs); evaluates first if needed."""
     from tradeformer.evaluation.report import render_report
