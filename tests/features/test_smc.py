@@ -74,3 +74,26 @@ def test_swing_level_waits_for_confirmation(shared_data):
         level = latest_level(confirmed_swings(bumped, w, high=True), shift(bumped, w))
         np.testing.assert_array_equal(level[: t + w], base[: t + w])
         assert level[t + w] == bumped[t]
+
+
+@pytest.mark.parametrize("start", [0, 2000, 2440])
+def test_zone_distance_strategies_agree(shared_data, monkeypatch, start):
+    """Gathering every (bar, lag) pair and one pass per lag give identical distances."""
+    from tradeformer.features import smc as smc_module
+
+    frames = [
+        pd.read_parquet(shared_data / "daily" / f"{s}.parquet").iloc[-2560:]
+        for s in ("AAPL", "CCL")
+    ]
+    o, h, lo, c = (
+        np.stack([f[k].to_numpy(float) for f in frames]) for k in ("open", "high", "low", "close")
+    )
+    p = SMCParams()
+    monkeypatch.setattr(smc_module, "GATHER_LIMIT", 0)
+    by_lag = smc_module.smc_arrays(o, h, lo, c, p, start=start)
+    monkeypatch.setattr(smc_module, "GATHER_LIMIT", 10**12)
+    gathered = smc_module.smc_arrays(o, h, lo, c, p, start=start)
+    for col in ("nearest_ob_distance", "nearest_fvg_distance"):
+        np.testing.assert_array_equal(gathered[col], by_lag[col])
+        assert np.isfinite(gathered[col][:, start + 30 :]).all()
+        assert (gathered[col][:, start + 30 :] < p.distance_cap).mean() > 0.2

@@ -85,10 +85,22 @@ def period_keys(
     calendar: str = DEFAULT_CALENDAR,
 ) -> np.ndarray:
     """Bucket key of every bar for timeframe `to` (bars with equal keys form one `to` bar)."""
+    return period_keys_ns(to_ns(frame[TIMESTAMP]), to, source=source, calendar=calendar)
+
+
+def period_keys_ns(
+    ts: np.ndarray,
+    to: str | Timeframe,
+    *,
+    source: str | Timeframe,
+    calendar: str = DEFAULT_CALENDAR,
+) -> np.ndarray:
+    """`period_keys` of int64 ns timestamps of any shape (e.g. a (symbols, bars) panel)."""
     to = Timeframe.parse(to) if isinstance(to, str) else to
     src = Timeframe.parse(source) if isinstance(source, str) else source
-    ts = to_ns(frame[TIMESTAMP])
-    return _bucket_keys(ts, src, to, table_for(calendar, pd.Timestamp(ts[0])))[0]
+    flat = np.asarray(ts, dtype=np.int64).ravel()
+    table = table_for(calendar, pd.Timestamp(int(flat.min())))
+    return _bucket_keys(flat, src, to, table)[0].reshape(np.shape(ts))
 
 
 def _utc(ns: np.ndarray) -> pd.DatetimeIndex:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from tradeformer.data.resample import period_keys, with_available_at
+from tradeformer.data.resample import period_keys, period_keys_ns, with_available_at
 from tradeformer.data.schema import TIMESTAMP, Timeframe, to_ns
 from tradeformer.data.timeframes import infer_timeframe
 from tradeformer.features.columns import MTF_COLUMNS, MTF_TIMEFRAMES
@@ -46,8 +46,10 @@ class MTFInfo:
 
 
 def run_index(keys: np.ndarray) -> np.ndarray:
-    """0-based index of the run of equal consecutive keys each element belongs to."""
-    return np.r_[0, np.cumsum(keys[1:] != keys[:-1])]
+    """0-based index of the run of equal consecutive keys each element belongs to (last axis)."""
+    out = np.zeros(keys.shape, dtype=np.int64)
+    np.cumsum(keys[..., 1:] != keys[..., :-1], axis=-1, out=out[..., 1:])
+    return out
 
 
 def partial_ema(close: np.ndarray, run: np.ndarray, span: int) -> np.ndarray:
@@ -55,20 +57,24 @@ def partial_ema(close: np.ndarray, run: np.ndarray, span: int) -> np.ndarray:
 
     `run[t]` is the index of the higher-timeframe bar containing t; that bar's close is the
     close of its last member. With N_j, D_j the EMA numerator/denominator after bar j:
-    ema_t = (close_t + beta * N_{j-1}) / (1 + beta * D_{j-1}).
+    ema_t = (close_t + beta * N_{j-1}) / (1 + beta * D_{j-1}). Shapes (T,) or (S, T): one
+    pandas `ewm` over the columns of a (runs, S) frame serves every symbol at once.
     """
     alpha = 2.0 / (span + 1.0)
     beta = 1.0 - alpha
-    last = np.r_[np.flatnonzero(run[1:] != run[:-1]), len(run) - 1]
-    tf_close = close[last]
-    ema = pd.Series(tf_close).ewm(span=span, adjust=True).mean().to_numpy()
-    j = np.arange(len(tf_close))
-    den = (1.0 - beta ** (j + 1)) / alpha
+    c2, r2 = np.atleast_2d(close), np.atleast_2d(run)
+    last = np.ones(r2.shape, dtype=bool)
+    last[:, :-1] = r2[:, 1:] != r2[:, :-1]
+    tf_close = np.full((r2.shape[0], int(r2[:, -1].max()) + 1), np.nan)
+    tf_close[np.nonzero(last)[0], r2[last]] = c2[last]  # NaN after a row's last run
+    ema = pd.DataFrame(tf_close.T).ewm(span=span, adjust=True).mean().to_numpy().T
+    den = (1.0 - beta ** np.arange(1, tf_close.shape[1] + 1)) / alpha
     num = ema * den
-    prev = run - 1
-    n_prev = np.where(prev >= 0, num[np.maximum(prev, 0)], 0.0)
-    d_prev = np.where(prev >= 0, den[np.maximum(prev, 0)], 0.0)
-    return (close + beta * n_prev) / (1.0 + beta * d_prev)
+    prev = np.maximum(r2 - 1, 0)
+    first = r2 == 0
+    n_prev = np.where(first, 0.0, np.take_along_axis(num, prev, axis=-1))
+    d_prev = np.where(first, 0.0, den[prev])
+    return ((c2 + beta * n_prev) / (1.0 + beta * d_prev)).reshape(np.shape(close))
 
 
 def bias(close: np.ndarray, fast: np.ndarray, slow: np.ndarray) -> np.ndarray:
@@ -82,13 +88,28 @@ def _finer(a: str, b: str) -> bool:
     return order.index(Timeframe.parse(a).value) < order.index(Timeframe.parse(b).value)
 
 
+def alignment(ts: np.ndarray, close: np.ndarray, tf: str, base: str, p: MTFParams) -> np.ndarray:
+    """Bias of timeframe `tf` (not finer than `base`) at every bar; (T,) or (S, T) arrays."""
+    if Timeframe.parse(tf).value == Timeframe.parse(base).value:
+        run = np.broadcast_to(np.arange(close.shape[-1]), close.shape)
+    else:
+        run = run_index(period_keys_ns(ts, tf, source=base, calendar=p.calendar))
+    return bias(close, partial_ema(close, run, p.ema_fast), partial_ema(close, run, p.ema_slow))
+
+
 def _alignment(bars: pd.DataFrame, tf: str, base: str, p: MTFParams) -> np.ndarray:
     c = bars["close"].to_numpy(dtype="float64")
-    if Timeframe.parse(tf).value == Timeframe.parse(base).value:
-        run = np.arange(len(c))
-    else:
-        run = run_index(period_keys(bars, tf, source=base, calendar=p.calendar))
-    return bias(c, partial_ema(c, run, p.ema_fast), partial_ema(c, run, p.ema_slow))
+    return alignment(to_ns(bars[TIMESTAMP]), c, tf, base, p)
+
+
+def mtf_arrays(ts: np.ndarray, close: np.ndarray, base: str, p: MTFParams) -> np.ndarray:
+    """(..., T, 5) alignments of the timeframes not finer than `base`; finer ones are 0 (they
+    need intraday bars: `intraday_alignment`)."""
+    out = np.zeros((*close.shape, len(MTF_TIMEFRAMES)))
+    for k, tf in enumerate(MTF_TIMEFRAMES):
+        if not _finer(tf, base):
+            out[..., k] = alignment(ts, close, tf, base, p)
+    return out
 
 
 def mtf_features(
@@ -102,16 +123,31 @@ def mtf_features(
     """5 MTF columns on the bars' index, and how each was obtained."""
     p = params or MTFParams()
     base = Timeframe.parse(timeframe or infer_timeframe(bars[TIMESTAMP])).value
+    c = bars["close"].to_numpy(dtype="float64")
+    out = mtf_arrays(to_ns(bars[TIMESTAMP]), c, base, p)
+    info = intraday_alignment(out, bars, base, intraday, intraday_timeframe, p)
+    return pd.DataFrame(out, index=bars.index, columns=list(MTF_COLUMNS)), info
+
+
+def intraday_alignment(
+    out: np.ndarray,
+    bars: pd.DataFrame,
+    base: str,
+    intraday: pd.DataFrame | None,
+    intraday_timeframe: str | None,
+    p: MTFParams,
+) -> MTFInfo:
+    """Fill the columns finer than `base` of one symbol's (T, 5) `out` from its intraday bars
+    (where there are any) and say how every column was obtained."""
     info = MTFInfo()
-    out = np.zeros((len(bars), len(MTF_TIMEFRAMES)))
     fine_src = None
     if intraday is not None and len(intraday):
         fine_src = Timeframe.parse(intraday_timeframe or infer_timeframe(intraday[TIMESTAMP])).value
+    span = [str(bars[TIMESTAMP].iloc[0]), str(bars[TIMESTAMP].iloc[-1])]
     for k, tf in enumerate(MTF_TIMEFRAMES):
         if not _finer(tf, base):
-            out[:, k] = _alignment(bars, tf, base, p)
             info.source[tf] = "bars" if Timeframe.parse(tf).value == base else "derived"
-            info.coverage[tf] = [str(bars[TIMESTAMP].iloc[0]), str(bars[TIMESTAMP].iloc[-1])]
+            info.coverage[tf] = span
         elif fine_src is not None and not _finer(tf, fine_src):
             vals, covered = _from_intraday(bars, base, intraday, fine_src, tf, p)
             out[:, k] = vals
@@ -121,7 +157,7 @@ def mtf_features(
         else:
             info.source[tf] = "unavailable"
             info.coverage[tf] = [None, None]
-    return pd.DataFrame(out, index=bars.index, columns=list(MTF_COLUMNS)), info
+    return info
 
 
 def _from_intraday(

@@ -23,10 +23,12 @@ from rich.progress import Progress
 from tradeformer import __version__
 from tradeformer.data.schema import TIMESTAMP, Timeframe
 from tradeformer.data.store import BarStore, safe_name
+from tradeformer.data.timeframes import infer_timeframe
 from tradeformer.features.columns import CLASSICAL_COLUMNS, WARMUP_BARS
-from tradeformer.features.mtf import MTFParams, mtf_features
-from tradeformer.features.smc import SMCParams, smc_features
-from tradeformer.features.technical import TechnicalParams, technical_features
+from tradeformer.features.mtf import MTFParams, intraday_alignment
+from tradeformer.features.panel import BarPanel, classical_arrays
+from tradeformer.features.smc import SMCParams
+from tradeformer.features.technical import TechnicalParams
 from tradeformer.labels import ReturnKind, forward_returns, label_columns
 
 FEATURE_VERSION = "1"  # bump when a formula changes: invalidates every cache
@@ -47,6 +49,14 @@ class FeatureConfig(BaseModel):
     smc: dict = Field(default_factory=lambda: asdict(SMCParams()))
     mtf: dict = Field(default_factory=lambda: {"ema_fast": 9, "ema_slow": 21})
 
+    def params(self) -> tuple[TechnicalParams, SMCParams, MTFParams]:
+        """The parameter objects of the TA, SMC and MTF columns."""
+        return (
+            TechnicalParams(**self.technical),
+            SMCParams(**self.smc),
+            MTFParams(calendar=self.calendar, **self.mtf),
+        )
+
     def fingerprint(self) -> str:
         blob = json.dumps(self.model_dump(mode="json"), sort_keys=True) + FEATURE_VERSION
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -62,19 +72,16 @@ def classical_features(
 ) -> tuple[pd.DataFrame, dict]:
     """One symbol: `timestamp` + 29 feature columns + labels, and metadata (MTF availability)."""
     cfg = config or FeatureConfig()
-    ta = technical_features(bars, TechnicalParams(**cfg.technical))
-    smc = smc_features(bars, SMCParams(**cfg.smc))
-    mtf, info = mtf_features(
-        bars,
-        timeframe=timeframe,
-        intraday=intraday,
-        intraday_timeframe=intraday_timeframe,
-        params=MTFParams(calendar=cfg.calendar, **cfg.mtf),
-    )
+    base = Timeframe.parse(timeframe or infer_timeframe(bars[TIMESTAMP])).value
+    values = classical_arrays(BarPanel.from_frames({"_": bars}), base, *cfg.params())[0]
+    mtf = MTFParams(calendar=cfg.calendar, **cfg.mtf)
+    info = intraday_alignment(values[:, :5], bars, base, intraday, intraday_timeframe, mtf)
     labels = forward_returns(bars["close"], cfg.horizons, cfg.label_kind)
-    out = pd.concat([bars[[TIMESTAMP]], mtf, smc, ta, labels], axis=1)
-    out = out[[TIMESTAMP, *CLASSICAL_COLUMNS, *label_columns(cfg.horizons)]]
-    return out.reset_index(drop=True), {"mtf": info.to_dict()}
+    parts = [bars[[TIMESTAMP]], pd.DataFrame(values, columns=list(CLASSICAL_COLUMNS)), labels]
+    out = pd.concat([p.reset_index(drop=True) for p in parts], axis=1)
+    return out[[TIMESTAMP, *CLASSICAL_COLUMNS, *label_columns(cfg.horizons)]], {
+        "mtf": info.to_dict()
+    }
 
 
 def intraday_timeframe(store: BarStore, symbol: str, base: str) -> str | None:

@@ -15,6 +15,9 @@
   break is the first close beyond the latest confirmed swing level. CHOCH = a break against the
   prevailing structure (the direction of the previous break); BOS = a break with it (or the
   first break).
+
+Arrays are one symbol, (T,), or a panel of symbols, (S, T): the last axis is time and rows
+never mix (see `technical.talib_rows`).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import pandas as pd
 import talib
 
 from tradeformer.features.columns import SMC_COLUMNS
-from tradeformer.features.technical import ohlcv_arrays
+from tradeformer.features.technical import ohlcv_arrays, talib_rows
 
 
 @dataclass(frozen=True)
@@ -40,17 +43,19 @@ class SMCParams:
 
 
 def lagged(x: np.ndarray, k: int, fill: float = np.nan) -> np.ndarray:
+    """x shifted k bars later along the last axis (the first k bars get `fill`)."""
     out = np.full_like(x, fill)
-    if k < len(x):
-        out[k:] = x[: len(x) - k]
+    n = x.shape[-1]
+    if k < n:
+        out[..., k:] = x[..., : n - k]
     return out
 
 
 def window_count(events: np.ndarray, window: int) -> np.ndarray:
     """Number of True events in the last `window` bars (t included)."""
-    cs = np.cumsum(events, dtype=np.int64)
+    cs = np.cumsum(events, axis=-1, dtype=np.int64)
     out = cs.copy()
-    out[window:] -= cs[:-window]
+    out[..., window:] -= cs[..., :-window]
     return out.astype("float64")
 
 
@@ -62,60 +67,113 @@ def nearest_zone_distance(
     atr: np.ndarray,
     lookback: int,
     cap: float,
+    start: int = 0,
 ) -> np.ndarray:
     """Distance from close_t to the nearest zone known in (t - lookback, t], in ATRs, capped.
 
-    Zone k (known at bar k, bounds bottom_k..top_k); loops over the `lookback` lags, each a
-    few in-place vectorised passes over contiguous slices of all bars.
+    Zone k (known at bar k, bounds bottom_k..top_k). Few bars to compute: every (bar, lag)
+    pair gathered at once; many: one vectorised pass per lag over contiguous slices of all
+    bars (never a window per bar). Only bars t >= `start` are computed (NaN before).
     """
-    n = len(close)
-    best = np.full(n, np.inf)
+    n = close.shape[-1]
+    start = min(max(start, 0), n)
+    best = np.full(close.shape, np.inf)
     bot = np.where(known, bottom, np.nan)
     top_ = np.where(known, top, np.nan)
-    below = np.empty(n)
-    above = np.empty(n)
-    for lag in range(min(lookback, n)):
-        m = n - lag
-        # zone known at k = t - lag; NaN (no zone) is ignored by fmin
-        np.subtract(bot[:m], close[lag:], out=below[:m])
-        np.subtract(close[lag:], top_[:m], out=above[:m])
-        np.maximum(below[:m], above[:m], out=below[:m])
-        np.fmin(best[lag:], below[:m], out=best[lag:])
+    lags = min(lookback, n)
+    if close.size // max(n, 1) * (n - start) * lags <= GATHER_LIMIT:
+        best[..., start:] = _nearest_gathered(bot, top_, close, start, lags)
+    else:
+        _nearest_by_lag(bot, top_, close, start, lags, best)
     np.maximum(best, 0.0, out=best)
-    out = np.full(n, cap)
+    out = np.full(close.shape, cap)
     has = np.isfinite(best)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = best[has] / atr[has]  # 0/0 (flat bars inside a zone) -> 0, x/0 -> cap
     out[has] = np.minimum(np.nan_to_num(ratio, nan=0.0, posinf=cap), cap)
     out[np.isnan(atr)] = np.nan
+    out[..., :start] = np.nan
     return out
+
+
+# below this many (bar, lag) pairs the lags are gathered at once (few bars: one symbol's
+# last windows); above it, one vectorised pass per lag over all bars (histories, panels)
+GATHER_LIMIT = 250_000
+
+
+def _nearest_gathered(
+    bot: np.ndarray, top: np.ndarray, close: np.ndarray, start: int, lags: int
+) -> np.ndarray:
+    """Smallest distance to a zone over the last `lags` bars, for bars start..n-1 at once."""
+    t = np.arange(start, close.shape[-1])
+    k = t[:, None] - np.arange(lags)[None, :]  # (bars, lags): zone known at k = t - lag
+    none = k < 0
+    k = np.maximum(k, 0)
+    c = close[..., t][..., None]
+    d = np.maximum(bot[..., k] - c, c - top[..., k])
+    d[..., none] = np.nan
+    with np.errstate(invalid="ignore"):
+        best = np.fmin.reduce(d, axis=-1)  # NaN (no zone) ignored; all NaN -> NaN
+    return np.where(np.isnan(best), np.inf, best)
+
+
+def _nearest_by_lag(
+    bot: np.ndarray,
+    top_: np.ndarray,
+    close: np.ndarray,
+    start: int,
+    lags: int,
+    best: np.ndarray,
+) -> None:
+    """The same minimum, one in-place pass per lag over contiguous slices (into `best`)."""
+    n = close.shape[-1]
+    below = np.empty(close.shape)
+    above = np.empty(close.shape)
+    for lag in range(lags):
+        t0 = max(start, lag)  # bars t in [t0, n) meet zones known at t - lag in [t0 - lag, ..)
+        k0, m = t0 - lag, n - lag
+        np.subtract(bot[..., k0:m], close[..., t0:], out=below[..., k0:m])
+        np.subtract(close[..., t0:], top_[..., k0:m], out=above[..., k0:m])
+        np.maximum(below[..., k0:m], above[..., k0:m], out=below[..., k0:m])
+        # NaN (no zone) is ignored by fmin
+        np.fmin(best[..., t0:], below[..., k0:m], out=best[..., t0:])
 
 
 def confirmed_swings(x: np.ndarray, window: int, high: bool) -> np.ndarray:
     """True at t when x[t - window] is the max (min) of x[t - 2*window .. t]: known at t."""
     w = 2 * window + 1
-    ext = talib.MAX(x, w) if high else talib.MIN(x, w)
+    ext = talib_rows(talib.MAX if high else talib.MIN, x, w)
     centre = lagged(x, window)
     out = centre == ext
-    out[: w - 1] = False
+    out[..., : w - 1] = False
     return out
 
 
 def latest_level(confirm: np.ndarray, level_at_confirm: np.ndarray) -> np.ndarray:
     """Forward-fill of `level_at_confirm` from the bars where `confirm` is True (NaN before)."""
-    idx = np.where(confirm, np.arange(len(confirm)), -1)
-    idx = np.maximum.accumulate(idx)
-    out = np.where(idx >= 0, level_at_confirm[np.maximum(idx, 0)], np.nan)
-    return out
+    idx = last_true_index(confirm)
+    level = np.take_along_axis(level_at_confirm, np.maximum(idx, 0), axis=-1)
+    return np.where(idx >= 0, level, np.nan)
+
+
+def last_true_index(mask: np.ndarray) -> np.ndarray:
+    """Index of the latest True at or before each position along the last axis (-1: none)."""
+    idx = np.where(mask, np.arange(mask.shape[-1]), -1)
+    return np.maximum.accumulate(idx, axis=-1)
+
+
+def forward_fill(x: np.ndarray) -> np.ndarray:
+    """NaNs replaced by the latest earlier non-NaN value along the last axis (NaN before)."""
+    idx = last_true_index(~np.isnan(x))
+    return np.where(idx >= 0, np.take_along_axis(x, np.maximum(idx, 0), axis=-1), np.nan)
 
 
 def first_break(confirm: np.ndarray, above: np.ndarray) -> np.ndarray:
     """First bar of each level segment (between confirmations) where `above` is True."""
-    cs = np.cumsum(above, dtype=np.int64)
-    before = np.zeros_like(cs)
-    starts = np.flatnonzero(confirm)
-    before[starts] = np.where(starts > 0, cs[np.maximum(starts - 1, 0)], 0)
-    before = np.maximum.accumulate(before)
+    cs = np.cumsum(above, axis=-1, dtype=np.int64)
+    # breaks counted before each confirmation bar, carried forward (cs never decreases)
+    before = np.where(confirm, lagged(cs, 1, fill=0), 0)
+    before = np.maximum.accumulate(before, axis=-1)
     return above & (cs - before == 1)
 
 
@@ -131,7 +189,7 @@ def structure_breaks(
         brk_bull = first_break(hi_conf, c > hi_level)
         brk_bear = first_break(lo_conf, c < lo_level)
     direction = np.where(brk_bull & ~brk_bear, 1.0, np.where(brk_bear & ~brk_bull, -1.0, np.nan))
-    prevailing = pd.Series(direction).ffill().shift(1).fillna(0.0).to_numpy()
+    prevailing = np.nan_to_num(lagged(forward_fill(direction), 1), nan=0.0)
     bos_bull = brk_bull & (prevailing != -1)
     bos_bear = brk_bear & (prevailing != 1)
     choch_bull = brk_bull & (prevailing == -1)
@@ -163,23 +221,30 @@ def fair_value_gaps(h: np.ndarray, lo: np.ndarray):
 
 def smc_features(bars: pd.DataFrame, params: SMCParams | None = None) -> pd.DataFrame:
     """12 SMC columns on the bars' index."""
-    p = params or SMCParams()
     o, h, lo, c, _ = ohlcv_arrays(bars)
-    atr = talib.ATR(h, lo, c, p.atr)
+    cols = smc_arrays(o, h, lo, c, params or SMCParams())
+    return pd.DataFrame({k: cols[k] for k in SMC_COLUMNS}, index=bars.index)
+
+
+def smc_arrays(
+    o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, p: SMCParams, start: int = 0
+) -> dict[str, np.ndarray]:
+    """The 12 columns as float64 arrays shaped like the inputs, (T,) or (S, T); the zone
+    distances only from bar `start` on (NaN before, see `nearest_zone_distance`)."""
+    atr = talib_rows(talib.ATR, h, lo, c, p.atr)
 
     ob_bull, ob_bear, ob_bot, ob_top = order_blocks(o, h, lo, c, p.ob_threshold)
     fvg_bull, fvg_bear, fvg_bot, fvg_top = fair_value_gaps(h, lo)
     L = p.zone_lookback
-    ob_dist = nearest_zone_distance(ob_bull | ob_bear, ob_bot, ob_top, c, atr, L, p.distance_cap)
-    fvg_dist = nearest_zone_distance(
-        fvg_bull | fvg_bear, fvg_bot, fvg_top, c, atr, L, p.distance_cap
-    )
+    cap = p.distance_cap
+    ob_dist = nearest_zone_distance(ob_bull | ob_bear, ob_bot, ob_top, c, atr, L, cap, start)
+    fvg_dist = nearest_zone_distance(fvg_bull | fvg_bear, fvg_bot, fvg_top, c, atr, L, cap, start)
 
     w = p.liquidity_window
     liq_hi = latest_level(confirmed_swings(h, w, high=True), lagged(h, w))
     liq_lo = latest_level(confirmed_swings(lo, w, high=False), lagged(lo, w))
-    liq_hi = np.where(np.isnan(liq_hi), np.maximum.accumulate(h), liq_hi)
-    liq_lo = np.where(np.isnan(liq_lo), np.minimum.accumulate(lo), liq_lo)
+    liq_hi = np.where(np.isnan(liq_hi), np.maximum.accumulate(h, axis=-1), liq_hi)
+    liq_lo = np.where(np.isnan(liq_lo), np.minimum.accumulate(lo, axis=-1), liq_lo)
     with np.errstate(invalid="ignore", divide="ignore"):
         liq_hi_d = np.where(atr > 0, (liq_hi - c) / atr, 0.0)
         liq_lo_d = np.where(atr > 0, (c - liq_lo) / atr, 0.0)
@@ -187,7 +252,7 @@ def smc_features(bars: pd.DataFrame, params: SMCParams | None = None) -> pd.Data
     liq_lo_d[np.isnan(atr)] = np.nan
 
     bos_bull, bos_bear, choch_bull, choch_bear = structure_breaks(h, lo, c, p.structure_window)
-    cols = {
+    return {
         "num_bullish_ob": window_count(ob_bull, L),
         "num_bearish_ob": window_count(ob_bear, L),
         "num_bullish_fvg": window_count(fvg_bull, L),
@@ -201,4 +266,3 @@ def smc_features(bars: pd.DataFrame, params: SMCParams | None = None) -> pd.Data
         "choch_bullish": choch_bull.astype("float64"),
         "choch_bearish": choch_bear.astype("float64"),
     }
-    return pd.DataFrame({k: cols[k] for k in SMC_COLUMNS}, index=bars.index)

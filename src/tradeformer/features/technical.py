@@ -2,6 +2,10 @@
 
 Formulas and smoothing are documented in docs/features.md. All are causal: the value at bar t
 uses bars <= t only (TA-Lib and the rolling sums here are forward recursions).
+
+Every array function takes one symbol's bars, shape (T,), or a panel of symbols, shape (S, T):
+the last axis is time and nothing mixes rows, so training (one symbol at a time) and batch
+inference (a whole universe at once) run the same code.
 """
 
 from __future__ import annotations
@@ -55,45 +59,69 @@ def ohlcv_arrays(bars: pd.DataFrame) -> tuple[np.ndarray, ...]:
 def _nan_after(x: np.ndarray, start: int) -> np.ndarray:
     """NaN positions from `start` on (after the warm-up)."""
     m = np.isnan(x)
-    m[:start] = False
+    m[..., :start] = False
     return m
+
+
+def talib_rows(fn, *args, **kw):
+    """Apply a TA-Lib function along the last axis of (T,) or (S, T) arrays, row by row
+    (array arguments are split into rows, scalars passed as they are).
+
+    TA-Lib is a C recursion over one series; a panel of S symbols costs S C calls (a few
+    microseconds each), never a Python loop over bars. Multi-output functions return a tuple.
+    """
+    first = args[0]
+    if first.ndim == 1:
+        return fn(*args, **kw)
+    rows = [
+        fn(*(a[i] if isinstance(a, np.ndarray) else a for a in args), **kw)
+        for i in range(first.shape[0])
+    ]
+    if isinstance(rows[0], tuple):
+        return tuple(np.stack(parts) for parts in zip(*rows, strict=True))
+    return np.stack(rows)
 
 
 def technical_arrays(
     h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray, p: TechnicalParams
 ) -> dict[str, np.ndarray]:
-    """The 12 columns as float64 arrays (the hot path: TA-Lib calls + a few in-place ops).
+    """The 12 columns as float64 arrays shaped like the inputs, (T,) or (S, T), each row
+    C-contiguous (the hot path: TA-Lib calls + a few in-place ops).
 
     Where a denominator is exactly 0 (flat prices, bars without volume) the documented
     neutral value is used; NaN (warm-up) stays NaN.
     """
-    n = len(c)
-    rsi = talib.RSI(c, p.rsi)
-    macd, signal, hist = talib.MACD(c, p.macd_fast, p.macd_slow, p.macd_signal)
-    atr = talib.ATR(h, lo, c, p.atr)
-    upper, _, lower = talib.BBANDS(c, p.bb_period, p.bb_width, p.bb_width, 0)
-    adx = talib.ADX(h, lo, c, p.adx)
-    obv = talib.OBV(c, v)
-    ema_f = talib.EMA(c, p.ema_fast)
-    ema_s = talib.EMA(c, p.ema_slow)
+    n = c.shape[-1]
+    rsi = talib_rows(talib.RSI, c, p.rsi)
+    macd, signal, hist = talib_rows(talib.MACD, c, p.macd_fast, p.macd_slow, p.macd_signal)
+    atr = talib_rows(talib.ATR, h, lo, c, p.atr)
+    upper, _, lower = talib_rows(talib.BBANDS, c, p.bb_period, p.bb_width, p.bb_width, 0)
+    adx = talib_rows(talib.ADX, h, lo, c, p.adx)
+    obv = talib_rows(talib.OBV, c, v)
+    ema_f = talib_rows(talib.EMA, c, p.ema_fast)
+    ema_s = talib_rows(talib.EMA, c, p.ema_slow)
 
     flat = atr == 0
     flat_macd = flat & ~np.isnan(macd) if flat.any() else None
     lag = min(p.obv_lag, n)
     with np.errstate(divide="ignore", invalid="ignore"):
-        vol_sum = talib.SUM(v, p.obv_lag)
+        vol_sum = talib_rows(talib.SUM, v, p.obv_lag)
         # OBV(t) - OBV(t - lag) = signed volume of the last `lag` bars; / their total volume
-        obv_trend = np.empty(n)
-        obv_trend[:lag] = np.nan
-        np.subtract(obv[lag:], obv[: n - lag], out=obv_trend[lag:])
+        obv_trend = np.empty(c.shape)
+        obv_trend[..., :lag] = np.nan
+        np.subtract(obv[..., lag:], obv[..., : n - lag], out=obv_trend[..., lag:])
         obv_trend /= vol_sum
         # VWAP over the window of typical prices (h + l + c) / 3; distance = close / VWAP - 1
-        v_sum = talib.SUM(v, p.vwap)
-        v_avg = v_sum / p.volume_avg if p.volume_avg == p.vwap else talib.SMA(v, p.volume_avg)
+        v_sum = talib_rows(talib.SUM, v, p.vwap)
+        v_avg = (
+            v_sum / p.volume_avg
+            if p.volume_avg == p.vwap
+            else talib_rows(talib.SMA, v, p.volume_avg)
+        )
         tpv = h + lo
         tpv += c
         tpv *= v
-        vwap = talib.SUM(tpv, p.vwap)  # 3 x sum(typical price * volume)
+        vwap = talib_rows(talib.SUM, tpv, p.vwap)  # 3 x sum(typical price * volume)
         np.multiply(c, v_sum, out=v_sum)
         v_sum *= 3.0
         vwap_d = np.divide(v_sum, vwap, out=v_sum)
@@ -114,7 +142,7 @@ def technical_arrays(
     if flat_macd is not None:
         for arr in (macd, signal, hist):
             arr[flat_macd] = 0.0
-    if np.isnan(bb[p.bb_period - 1 :]).any():  # 20 equal closes: zero-width bands
+    if np.isnan(bb[..., p.bb_period - 1 :]).any():  # 20 equal closes: zero-width bands
         bb[_nan_after(bb, p.bb_period - 1)] = 0.5
     if (v == 0).any():  # only then can a volume sum be 0 (0/0 below)
         obv_trend[_nan_after(obv_trend, lag)] = 0.0
@@ -122,7 +150,8 @@ def technical_arrays(
         no_volume = _nan_after(vwap_d, p.vwap - 1)
         if no_volume.any():  # indices without volume: VWAP falls back to the typical-price SMA
             typical = (h + lo + c) / 3.0
-            vwap_d[no_volume] = c[no_volume] / talib.SMA(typical, p.vwap)[no_volume] - 1.0
+            sma = talib_rows(talib.SMA, typical, p.vwap)
+            vwap_d[no_volume] = c[no_volume] / sma[no_volume] - 1.0
     return {
         "rsi": rsi,
         "macd": macd,
