@@ -145,3 +145,20 @@ def test_spec_presets_and_counts():
     assert 5e6 < count_parameters(tft) < 10e6
     with pytest.raises(ValueError, match="preset"):
         build_model("tft", "huge")
+
+
+@pytest.mark.parametrize(
+    ("name", "kw"),
+    [("timeformer", {}), ("tft", {}), ("tft", {"attn_layers": 2, "grn_layers": 2})],
+)
+def test_outputs_only_gives_the_same_forecast(name, kw, batch):
+    """Skipping the queries only the attention map needs changes no forecast output."""
+    m = make(name, **kw).eval()
+    with torch.no_grad():
+        full = m(batch["price"], batch["embedding"], batch["context"])
+        fast = m(batch["price"], batch["embedding"], batch["context"], outputs_only=True)
+    for k in ("ret", "dir_logit", "uncertainty", "attn_entropy"):
+        torch.testing.assert_close(getattr(fast, k), getattr(full, k), rtol=1e-5, atol=1e-6)
+    if name == "tft":
+        assert fast.attention.shape[1] == 1
+        torch.testing.assert_close(fast.attention[:, 0], full.attention[:, -1])

@@ -82,35 +82,77 @@ def build_universe(
     """Assemble (symbol, bars, feature table, embeddings or None) into one Universe; the same
     code serves training and inference."""
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("ts", "px", "ctx", "emb", "ret", "dir")}
-    eligible, offsets = [], [0]
+    lengths = []
     for s, bars, table, emb in parts:
         if len(table) != len(bars):
             raise ValueError(f"{s}: feature table has {len(table)} rows, bars {len(bars)}")
-        ctx = table[list(CLASSICAL_COLUMNS)].to_numpy(dtype="float32")
         n = len(bars)
-        emb = np.zeros((n, 0), dtype="float32") if emb is None else emb.astype("float32")
-        ok = np.zeros(n, dtype=bool)
-        ok[WARMUP_BARS + lookback - 1 :] = True
-        ok &= np.isfinite(ctx).all(axis=1) & np.isfinite(emb).all(axis=1)
         cols["ts"].append(to_ns(bars[TIMESTAMP]))
         cols["px"].append(bars[list(OHLCV)].to_numpy(dtype="float64"))
-        cols["ctx"].append(ctx)
-        cols["emb"].append(emb)
+        cols["ctx"].append(table[list(CLASSICAL_COLUMNS)].to_numpy(dtype="float32"))
+        cols["emb"].append(
+            np.zeros((n, 0), dtype="float32") if emb is None else emb.astype("float32")
+        )
         cols["ret"].append(_labels(table, "ret", horizons, n))
         cols["dir"].append(_labels(table, "dir", horizons, n))
-        eligible.append(ok)
-        offsets.append(offsets[-1] + n)
+        lengths.append(n)
+    cat = {k: np.concatenate(v) for k, v in cols.items()}
+    return assemble_universe(
+        [p[0] for p in parts],
+        np.asarray(lengths, dtype=np.int64),
+        cat["ts"],
+        cat["px"],
+        cat["ctx"],
+        cat["emb"],
+        cat["ret"],
+        cat["dir"],
+        horizons=horizons,
+        lookback=lookback,
+    )
+
+
+def assemble_universe(
+    symbols: list[str],
+    lengths: np.ndarray,
+    timestamps: np.ndarray,
+    ohlcv: np.ndarray,
+    context: np.ndarray,
+    embedding: np.ndarray,
+    ret: np.ndarray,
+    direction: np.ndarray,
+    *,
+    horizons: tuple[int, ...],
+    lookback: int,
+    has_embedding: np.ndarray | None = None,
+) -> Universe:
+    """A Universe from concatenated per-symbol rows (`lengths[s]` rows each), with the one
+    eligibility rule: `WARMUP_BARS + lookback - 1` bars into the symbol, every context and
+    embedding value finite. `has_embedding` (N,) limits that scan to the rows known to hold one
+    (inference embeds only the last bar; the other rows are not scanned and not eligible)."""
+    offsets = np.r_[0, np.cumsum(lengths)].astype(np.int64)
+    context = context.astype("float32", copy=False)
+    embedding = embedding.astype("float32", copy=False)
+    pos = np.arange(offsets[-1]) - np.repeat(offsets[:-1], lengths)
+    eligible = pos >= WARMUP_BARS + lookback - 1
+    eligible &= np.isfinite(context).all(axis=1)
+    if has_embedding is None:
+        eligible &= np.isfinite(embedding).all(axis=1)
+    else:  # only the flagged rows hold embeddings: check just those
+        rows = np.flatnonzero(has_embedding)
+        present = np.zeros(len(eligible), dtype=bool)
+        present[rows[np.isfinite(embedding[rows]).all(axis=1)]] = True
+        eligible &= present
     return Universe(
-        symbols=[p[0] for p in parts],
-        offsets=np.asarray(offsets),
-        timestamps=np.concatenate(cols["ts"]),
-        ohlcv=np.concatenate(cols["px"]),
-        context=np.concatenate(cols["ctx"]),
-        embedding=np.concatenate(cols["emb"]),
-        ret=np.concatenate(cols["ret"]),
-        direction=np.concatenate(cols["dir"]),
+        symbols=list(symbols),
+        offsets=offsets,
+        timestamps=timestamps,
+        ohlcv=ohlcv,
+        context=context,
+        embedding=embedding,
+        ret=ret,
+        direction=direction,
         horizons=tuple(horizons),
-        eligible=np.concatenate(eligible),
+        eligible=eligible,
     )
 
 

@@ -143,7 +143,10 @@ class TFTXL(ForecastModel):
         price: torch.Tensor,
         embedding: torch.Tensor | None = None,
         context: torch.Tensor | None = None,
+        outputs_only: bool = False,
     ) -> ModelOutput:
+        """`outputs_only`: the last attention layer and the GRNs after it run for the last
+        position only (all the forecast uses); `attention` is then (B, 1, L), not (B, L, L)."""
         c = self.config
         b, length, ctx = self.check_inputs(price, embedding, context)
         if embedding is not None:
@@ -166,11 +169,12 @@ class TFTXL(ForecastModel):
 
         causal = torch.ones(length, length, dtype=torch.bool, device=price.device).triu(1)
         w_attn = None
-        for attn, gate, norm, ff in zip(
-            self.attn, self.attn_gate, self.attn_norm, self.attn_ff, strict=True
+        for i, (attn, gate, norm, ff) in enumerate(
+            zip(self.attn, self.attn_gate, self.attn_norm, self.attn_ff, strict=True)
         ):
-            y, w_attn = attn(z, causal)
-            z = ff(norm(z + gate(y)))
+            last_query = outputs_only and i == len(self.attn) - 1
+            y, w_attn = attn(z, causal, last_query=last_query)
+            z = ff(norm((z[:, -1:] if last_query else z) + gate(y)))
         for grn in self.grns:
             z = grn(z)
         last = self.out_norm(temporal[:, -1] + self.out_gate(z[:, -1]))

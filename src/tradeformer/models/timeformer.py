@@ -124,7 +124,10 @@ class TimeFormerXL(ForecastModel):
         price: torch.Tensor,
         embedding: torch.Tensor | None = None,
         context: torch.Tensor | None = None,
+        outputs_only: bool = False,
     ) -> ModelOutput:
+        """`outputs_only` is accepted for symmetry with TFT-XL: the pooled head uses every
+        token, so there is nothing to skip."""
         c = self.config
         b, _, ctx = self.check_inputs(price, embedding, context)
         tokens = self.patch(torch.cat([price, ctx], dim=-1))  # (B, P, d)

@@ -74,10 +74,15 @@ class InterpretableMultiHeadAttention(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(
-        self, x: torch.Tensor, mask: torch.Tensor | None = None
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, last_query: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(out, weights) for every position, or for the last one only (`last_query`: the
+        same numbers as the last row of the full result, at 1/T of the query cost)."""
         b, t, _ = x.shape
-        q = self.q(x).view(b, t, self.h, self.dh).transpose(1, 2)
+        xq = x[:, -1:] if last_query else x
+        if last_query and mask is not None:
+            mask = mask[-1:]
+        q = self.q(xq).view(b, xq.shape[1], self.h, self.dh).transpose(1, 2)
         k = self.k(x).view(b, t, self.h, self.dh).transpose(1, 2)
         v = self.v(x)  # (B, T, dh), shared
         scores = q @ k.transpose(-1, -2) / math.sqrt(self.dh)
