@@ -90,14 +90,26 @@ def symbol_from_path(path: Path) -> str:
     return name[: len(name) - len(s)] if s else Path(path).stem
 
 
-def _rename(raw: pd.DataFrame) -> pd.DataFrame:
-    mapping: dict[object, str] = {}
+def _canonical(raw: pd.DataFrame) -> dict[str, pd.Series]:
+    """The recognised columns under their canonical names (first alias wins), in file order."""
+    out: dict[str, pd.Series] = {}
     for col in raw.columns:
         canon = canonical_column(col)
-        if canon and canon not in mapping.values():
-            mapping[col] = canon
-    keep = list(mapping)
-    return raw[keep].rename(columns=mapping)
+        if canon and canon not in out:
+            out[canon] = raw[col]
+    return out
+
+
+def _rename(raw: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(_canonical(raw), index=raw.index)
+
+
+def _all_midnights(ts: pd.Series) -> bool:
+    """Are all non-NaT values midnights (local wall clock for tz-aware values)?"""
+    wall = ts.dt.tz_localize(None) if isinstance(ts.dtype, pd.DatetimeTZDtype) else ts
+    v = wall.to_numpy(dtype="datetime64[ns]").view("int64")
+    v = v[v != np.iinfo(np.int64).min]
+    return bool(v.size) and not (v % (86_400 * 10**9)).any()
 
 
 def parse_timestamps(
@@ -119,17 +131,19 @@ def parse_timestamps(
         else:
             ts = pd.to_datetime(text, errors="coerce", format="mixed")
     assumed = False
-    valid = ts.dropna()
+    midnights = _all_midnights(ts)
+    has_values = bool(ts.notna().any())
     if isinstance(ts.dtype, pd.DatetimeTZDtype):
         # a tz-aware column whose times are all local midnights is a daily column (yfinance)
-        if len(valid) and (valid.dt.normalize() == valid).all():
+        if midnights:
             ts = ts.dt.tz_localize(None).dt.normalize()
-        else:
+        elif str(ts.dt.tz) != "UTC":
             ts = ts.dt.tz_convert("UTC")
-    elif len(valid) and not (valid.dt.normalize() == valid).all():
+    elif has_values and not midnights:
         ts = ts.dt.tz_localize(default_tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
         assumed = True
-    return ts.astype(_ns_dtype(ts)), assumed
+    target = _ns_dtype(ts)
+    return (ts if ts.dtype == target else ts.astype(target)), assumed
 
 
 def _ns_dtype(ts: pd.Series):
@@ -142,15 +156,14 @@ def normalize_table(
     raw: pd.DataFrame, *, symbol: str, source: str = "", default_tz: str = "America/New_York"
 ) -> tuple[pd.DataFrame, list[Issue]]:
     """Canonical columns, parsed timestamps and float prices; issues for unparsable values."""
-    df = _rename(raw)
+    cols = _canonical(raw)
     issues: list[Issue] = []
-    if TIMESTAMP not in df.columns:
-        return df, []  # validate_bars reports the missing column
-    raw_ts = df[TIMESTAMP]
+    if TIMESTAMP not in cols:
+        return pd.DataFrame(cols, index=raw.index), []  # validate_bars reports the missing column
+    raw_ts = cols[TIMESTAMP]
     ts, assumed = parse_timestamps(raw_ts, default_tz=default_tz)
     bad = ts.isna().to_numpy() & ~raw_ts.isna().to_numpy()
-    df = df.copy()
-    df[TIMESTAMP] = ts
+    cols[TIMESTAMP] = ts
     if bad.any():
         rows = np.flatnonzero(bad)
         issues.append(
@@ -174,10 +187,10 @@ def normalize_table(
             )
         )
     for col in (*OHLCV_COLUMNS, "adj_close"):
-        if col in df.columns and not pd.api.types.is_float_dtype(df[col].dtype):
-            df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
-    cols = [c for c in (TIMESTAMP, *OHLCV_COLUMNS, "adj_close", SYMBOL) if c in df.columns]
-    return df[cols], issues
+        if col in cols and not pd.api.types.is_float_dtype(cols[col].dtype):
+            cols[col] = pd.to_numeric(cols[col], errors="coerce").astype("float64")
+    keep = [c for c in (TIMESTAMP, *OHLCV_COLUMNS, "adj_close", SYMBOL) if c in cols]
+    return pd.DataFrame({c: cols[c] for c in keep}, index=raw.index), issues  # one copy
 
 
 def _split_long(df: pd.DataFrame, default_symbol: str) -> dict[str, pd.DataFrame]:

@@ -109,3 +109,24 @@ def mixed_timeframe_issue(symbol: str, ts: pd.Series, *, source: str = "", tz: s
             source=source,
         )
     return None
+
+
+def date_level_timeframes(ts_ns: np.ndarray, lengths: np.ndarray) -> list[str | None]:
+    """`infer_timeframe` of many date-level symbols at once (timestamps concatenated, sorted
+    within each symbol): the bar size where every classified gap of the symbol has one class
+    (then `mixed_timeframe_issue` has nothing to report either), None where they mix."""
+    starts = np.r_[0, np.cumsum(lengths)[:-1]]
+    days = np.r_[0, np.diff(ts_ns)] // _DAY_NS
+    inside = np.ones(len(ts_ns), dtype=bool)
+    inside[starts] = False  # a symbol's first bar has no gap
+    present = []
+    for lo, hi in _DATE_CLASSES.values():
+        gap = inside & (days >= lo) & (days <= hi)
+        present.append(np.logical_or.reduceat(gap, starts))
+    present = np.stack(present, axis=1)  # (S, classes)
+    names = [tf.value for tf in _DATE_CLASSES]
+    out: list[str | None] = []
+    for row in present:
+        k = np.flatnonzero(row)
+        out.append(Timeframe.D1.value if k.size == 0 else names[k[0]] if k.size == 1 else None)
+    return out
