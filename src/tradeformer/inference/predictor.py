@@ -1,9 +1,10 @@
 """`Predictor`: a bundle loaded once, predicting the next trade from bars.
 
 Features, embeddings, windows, scaling, both networks, the veto and the decision all go through
-the training code (`classical_features`, the bundle's embedding backend, `build_universe`,
+the training code (`classical_arrays`, the bundle's embedding backend, `assemble_universe`,
 `make_batch`, `trainer.predict`, `veto_features`, `decide`): there is no second implementation.
-Many symbols are predicted in one batched pass.
+Many symbols are predicted in one batched pass: their bars form one (symbols, bars) panel, so
+the features are computed for all of them at once, and each network runs once.
 """
 
 from __future__ import annotations
@@ -16,20 +17,18 @@ import pandas as pd
 
 from tradeformer.bundle import Bundle, BundleError, load_bundle
 from tradeformer.config import EnsembleConfig
-from tradeformer.data.loading import LoadedBars, finalize_bars, normalize_table
-from tradeformer.data.schema import TIMESTAMP
+from tradeformer.data.batch import load_frames
+from tradeformer.data.loading import LoadedBars
+from tradeformer.data.schema import Timeframe
 from tradeformer.data.store import BarStore
-from tradeformer.data.validation import ValidationReport
-from tradeformer.dataset.universe import build_universe
-from tradeformer.features.columns import WARMUP_BARS
+from tradeformer.dataset.universe import assemble_universe
+from tradeformer.features.columns import CLASSICAL_COLUMNS, WARMUP_BARS
 from tradeformer.features.foundation.base import EmbeddingBackend, NoEmbedding
-from tradeformer.features.pipeline import (
-    FeatureConfig,
-    classical_features,
-    intraday_timeframe,
-)
-from tradeformer.features.windows import OHLCV, gather
-from tradeformer.training.ensemble import decide
+from tradeformer.features.mtf import intraday_alignment
+from tradeformer.features.panel import BarPanel, classical_arrays
+from tradeformer.features.pipeline import FeatureConfig, intraday_timeframe
+from tradeformer.features.windows import OHLCV
+from tradeformer.training.ensemble import decision_columns
 from tradeformer.training.trainer import predict
 from tradeformer.training.veto import veto_features
 
@@ -78,21 +77,9 @@ class Predictor:
 
     # ------------------------------------------------------------------ inputs
     def validate(self, bars_by_symbol: dict[str, pd.DataFrame]) -> LoadedBars:
-        """Normalise and validate raw bars exactly as `tradeformer data` does (reject policy)."""
-        frames, parse, sources = {}, {}, {}
-        for sym, raw in bars_by_symbol.items():
-            raw = raw.reset_index() if not isinstance(raw.index, pd.RangeIndex) else raw
-            frames[sym], parse[sym] = normalize_table(raw, symbol=sym, source="request")
-            sources[sym] = "request"
-        return finalize_bars(
-            frames,
-            sources,
-            parse,
-            ValidationReport(),
-            policy="reject",
-            min_bars=self.min_bars,
-            adjust=False,
-        )
+        """Normalise and validate raw bars exactly as `tradeformer data` does (reject policy),
+        all symbols in one pass (`load_frames`)."""
+        return load_frames(bars_by_symbol, source="request", min_bars=self.min_bars)
 
     # ------------------------------------------------------------------ prediction
     def predict_bars(self, bars_by_symbol: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -139,39 +126,34 @@ class Predictor:
     ):
         t0 = time.perf_counter()
         timing = {"features": 0.0, "embedding": 0.0}
-        tables = {}
+        ctx, px, ts = self._features(bars, tfs, intraday or {})
         t1 = time.perf_counter()
-        intraday = intraday or {}
-        for sym, b in bars.items():
-            fine, fine_tf = intraday.get(sym, (None, None))
-            tables[sym], _ = classical_features(
-                b, self.features, timeframe=tfs[sym], intraday=fine, intraday_timeframe=fine_tf
-            )
-        # features saw the whole history; the networks only need the last window: keep the
-        # last warm-up + lookback rows (the last row stays eligible, nothing changes)
-        keep = self.min_bars
-        bars = {s: b.iloc[-keep:].reset_index(drop=True) for s, b in bars.items()}
-        tables = {s: t.iloc[-keep:].reset_index(drop=True) for s, t in tables.items()}
-        t2 = time.perf_counter()
-        timing["features"] = t2 - t1
-        embs: dict[str, np.ndarray | None] = dict.fromkeys(bars)
+        timing["features"] = t1 - t0
+        n_sym, keep = ts.shape
+        last = np.arange(1, n_sym + 1) * keep - 1  # each symbol's last bar in the universe
+        emb = np.zeros((n_sym * keep, self.embedder.dim), dtype="float32")
         if self.embedder.dim:  # one batched call for the last window of every symbol
-            windows, stamps = [], []
-            for b in bars.values():
-                last = np.array([len(b) - 1])
-                values = b[list(OHLCV)].to_numpy(dtype="float64")
-                ts = b[TIMESTAMP].astype("datetime64[ns]").to_numpy().view("int64")
-                windows.append(gather(values, last, self.lookback))
-                stamps.append(gather(ts[:, None], last, self.lookback)[..., 0])
-            vecs = self.embedder.embed(np.concatenate(windows), np.concatenate(stamps))
-            for k, (sym, b) in enumerate(bars.items()):
-                emb = np.full((len(b), self.embedder.dim), np.nan, dtype="float32")
-                emb[-1] = vecs[k]
-                embs[sym] = emb
-        timing["embedding"] = time.perf_counter() - t2
-        parts = [(sym, b, tables[sym], embs[sym]) for sym, b in bars.items()]
-        u = build_universe(parts, horizons=self.horizons, lookback=self.lookback)
-        rows = u.offsets[1:] - 1
+            windows = np.ascontiguousarray(px[:, -self.lookback :])
+            stamps = np.ascontiguousarray(ts[:, -self.lookback :])
+            emb[last] = self.embedder.embed(windows, stamps)
+        has_emb = np.zeros(n_sym * keep, dtype=bool)
+        has_emb[last] = True
+        timing["embedding"] = time.perf_counter() - t1
+        nan_labels = np.full((n_sym * keep, len(self.horizons)), np.nan, dtype="float32")
+        u = assemble_universe(
+            list(bars),
+            np.full(n_sym, keep),
+            ts.reshape(-1),
+            px.reshape(-1, px.shape[-1]),
+            ctx.reshape(-1, ctx.shape[-1]),
+            emb,
+            nan_labels,
+            nan_labels,
+            horizons=self.horizons,
+            lookback=self.lookback,
+            has_embedding=has_emb,
+        )
+        rows = last
         if not u.eligible[rows].all():
             bad = [u.symbols[i] for i in np.flatnonzero(~u.eligible[rows])]
             raise ValueError(f"features not available at the last bar of: {', '.join(bad)}")
@@ -182,7 +164,7 @@ class Predictor:
         # the veto sees the raw (unscaled) inputs, as in training
         x = veto_features(u.context[rows], u.embedding[rows], tf_out, tft_out, hi)
         veto = b.veto.predict(x)
-        out = decide(
+        out = decision_columns(
             tf_out["ret"][:, hi], tft_out["ret"][:, hi], veto, self.ensemble, self.threshold
         )
         extra: dict[str, np.ndarray] = {}
@@ -199,11 +181,46 @@ class Predictor:
             "timestamp": pd.DatetimeIndex(u.timestamps[rows].astype("M8[ns]")),
         }
         # one construction instead of ~20 column inserts (each a block-manager copy)
-        out = pd.DataFrame({**head, **{c: out[c].to_numpy() for c in out.columns}, **extra})
+        out = pd.DataFrame({**head, **out, **extra})
         timing["total"] = time.perf_counter() - t0
         timing["models_and_veto"] = timing["total"] - timing["features"] - timing["embedding"]
         self.last_timing = timing
         return out
+
+    def _features(
+        self,
+        bars: dict[str, pd.DataFrame],
+        tfs: dict[str, str],
+        intraday: dict[str, tuple[pd.DataFrame, str]],
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The last `min_bars` rows of every symbol: context (S, k, 29) float32, OHLCV
+        (S, k, 5) and timestamps (S, k), from one panel per timeframe over the whole history
+        given (the EMA-based columns need it), with the training code (`classical_arrays`)."""
+        syms, keep = list(bars), self.min_bars
+        ctx = np.empty((len(syms), keep, len(CLASSICAL_COLUMNS)), dtype="float32")
+        px = np.empty((len(syms), keep, len(OHLCV)))
+        ts = np.empty((len(syms), keep), dtype=np.int64)
+        groups: dict[str, list[int]] = {}
+        for i, s in enumerate(syms):
+            groups.setdefault(Timeframe.parse(tfs[s]).value, []).append(i)
+        params = self.features.params()
+        for base, idx in groups.items():
+            frames = {syms[i]: bars[syms[i]] for i in idx}
+            panel = BarPanel.from_frames(frames)
+            # the networks read the last `lookback` rows of context: the costly zone distances
+            # are needed from there on only
+            start = int(panel.lengths.min()) - self.lookback
+            values = classical_arrays(panel, base, *params, start=start)
+            for j, s in enumerate(frames):  # 4H/1H from a store's intraday bars, if any
+                if s in intraday:
+                    fine, fine_tf = intraday[s]
+                    view = values[j, : panel.lengths[j], :5]
+                    intraday_alignment(view, frames[s], base, fine, fine_tf, params[2])
+            tail = panel.tail_index(keep)
+            ctx[idx] = np.take_along_axis(values, tail[..., None], axis=1)
+            px[idx] = np.take_along_axis(panel.ohlcv, tail[..., None], axis=1)
+            ts[idx] = np.take_along_axis(panel.timestamps, tail, axis=1)
+        return ctx, px, ts
 
 
 def predict_next_trade(predictor: Predictor, symbol: str, store_dir: str | Path) -> dict:

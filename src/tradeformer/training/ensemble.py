@@ -30,17 +30,25 @@ def decide(
     threshold: float,
 ) -> pd.DataFrame:
     """The spec's output fields for each row (horizon = cfg.horizon)."""
+    return pd.DataFrame(decision_columns(tf_ret, tft_ret, veto_prob, cfg, threshold))
+
+
+def decision_columns(
+    tf_ret: np.ndarray,
+    tft_ret: np.ndarray,
+    veto_prob: np.ndarray,
+    cfg: EnsembleConfig,
+    threshold: float,
+) -> dict[str, np.ndarray]:
+    """`decide` as named arrays (no frame: the serving path builds one frame at the end)."""
     ens = ensemble_return(tf_ret, tft_ret, cfg)
     take = veto_prob >= threshold
-    action = np.where(take, np.where(ens > 0, "BUY", "SELL"), "HOLD")
-    return pd.DataFrame(
-        {
-            "action": action,
-            "expected_return": ens,
-            "confidence": np.where(take, veto_prob, 0.0),
-            "timeformer_ret": tf_ret,
-            "stockformer_ret": tf_ret,  # the spec's name for TimeFormer-XL
-            "tft_ret": tft_ret,
-            "veto_prob": veto_prob,
-        }
-    )
+    return {
+        "action": np.where(take, np.where(ens > 0, "BUY", "SELL"), "HOLD"),
+        "expected_return": ens,
+        "confidence": np.where(take, veto_prob, 0.0),
+        "timeformer_ret": tf_ret,
+        "stockformer_ret": tf_ret,  # the spec's name for TimeFormer-XL
+        "tft_ret": tft_ret,
+        "veto_prob": veto_prob,
+    }
