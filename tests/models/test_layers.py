@@ -115,3 +115,26 @@ def test_quantile_head_never_crosses():
     head = QuantileHead(8, 3, (0.1, 0.25, 0.5, 0.75, 0.9))
     q = head(torch.randn(64, 8) * 10)
     assert (q.diff(dim=-1) >= 0).all()
+
+
+def test_multi_grn_is_v_independent_grns():
+    """The batched (variable-major) MultiGRN equals V separate GRN computations, and its
+    weighted sum equals summing the per-variable outputs."""
+    import torch.nn.functional as F
+
+    from tradeformer.models.layers import MultiGRN
+
+    torch.manual_seed(0)
+    g = MultiGRN(n_vars=5, d_in=4, d_hidden=6, d_out=3, dropout=0.0).eval()
+    x = torch.randn(2, 7, 5, 4)
+    out = g(x)
+    assert out.shape == (2, 7, 5, 3)
+    for v in range(5):
+        xv = x[..., v, :]
+        h = F.elu(xv @ g.w_in[v] + g.b_in[v])
+        h = h @ g.w_h[v] + g.b_h[v]
+        glu = F.glu(h @ g.w_glu[v] + g.b_glu[v], dim=-1)
+        ref = g.norm(xv @ g.w_skip[v] + glu)
+        torch.testing.assert_close(out[..., v, :], ref, rtol=1e-5, atol=1e-6)
+    w = torch.softmax(torch.randn(2, 7, 5), dim=-1)
+    torch.testing.assert_close(g.weighted_sum(x, w), (out * w.unsqueeze(-1)).sum(-2))

@@ -90,11 +90,13 @@ def _finer(a: str, b: str) -> bool:
 
 def alignment(ts: np.ndarray, close: np.ndarray, tf: str, base: str, p: MTFParams) -> np.ndarray:
     """Bias of timeframe `tf` (not finer than `base`) at every bar; (T,) or (S, T) arrays."""
+    return mtf_arrays(ts, close, base, p, timeframes=(tf,))[..., 0]
+
+
+def _runs(ts: np.ndarray, close: np.ndarray, tf: str, base: str, p: MTFParams) -> np.ndarray:
     if Timeframe.parse(tf).value == Timeframe.parse(base).value:
-        run = np.broadcast_to(np.arange(close.shape[-1]), close.shape)
-    else:
-        run = run_index(period_keys_ns(ts, tf, source=base, calendar=p.calendar))
-    return bias(close, partial_ema(close, run, p.ema_fast), partial_ema(close, run, p.ema_slow))
+        return np.broadcast_to(np.arange(close.shape[-1]), close.shape)
+    return run_index(period_keys_ns(ts, tf, source=base, calendar=p.calendar))
 
 
 def _alignment(bars: pd.DataFrame, tf: str, base: str, p: MTFParams) -> np.ndarray:
@@ -102,13 +104,28 @@ def _alignment(bars: pd.DataFrame, tf: str, base: str, p: MTFParams) -> np.ndarr
     return alignment(to_ns(bars[TIMESTAMP]), c, tf, base, p)
 
 
-def mtf_arrays(ts: np.ndarray, close: np.ndarray, base: str, p: MTFParams) -> np.ndarray:
-    """(..., T, 5) alignments of the timeframes not finer than `base`; finer ones are 0 (they
-    need intraday bars: `intraday_alignment`)."""
-    out = np.zeros((*close.shape, len(MTF_TIMEFRAMES)))
-    for k, tf in enumerate(MTF_TIMEFRAMES):
-        if not _finer(tf, base):
-            out[..., k] = alignment(ts, close, tf, base, p)
+def mtf_arrays(
+    ts: np.ndarray,
+    close: np.ndarray,
+    base: str,
+    p: MTFParams,
+    timeframes: tuple[str, ...] = MTF_TIMEFRAMES,
+) -> np.ndarray:
+    """(..., T, len(timeframes)) alignments; timeframes finer than `base` are 0 (they need
+    intraday bars: `intraday_alignment`). All timeframes' EMAs in one call per span."""
+    out = np.zeros((*close.shape, len(timeframes)))
+    cols = [k for k, tf in enumerate(timeframes) if not _finer(tf, base)]
+    if not cols:
+        return out
+    c2 = np.atleast_2d(close)
+    runs = np.concatenate([np.atleast_2d(_runs(ts, close, timeframes[k], base, p)) for k in cols])
+    closes = np.concatenate([c2] * len(cols))
+    fast = partial_ema(closes, runs, p.ema_fast)
+    slow = partial_ema(closes, runs, p.ema_slow)
+    b = bias(closes, fast, slow)
+    n = c2.shape[0]
+    for j, k in enumerate(cols):
+        out[..., k] = b[j * n : (j + 1) * n].reshape(close.shape)
     return out
 
 

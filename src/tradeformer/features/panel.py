@@ -39,13 +39,15 @@ class BarPanel:
         if (lengths == 0).any():
             empty = [s for s, f in frames.items() if not len(f)]
             raise ValueError(f"no bars for: {', '.join(empty)}")
-        # column by column: selecting a sub-frame costs ~0.3 ms per frame, a column ~10 us
-        values = np.empty((int(lengths.sum()), len(OHLCV)))
+        # one concatenation of whole frames (block-wise, ~1 ms for 100), then one array per
+        # column: selecting a sub-frame costs ~0.3 ms per frame, a column ~10 us
+        long = pd.concat(list(frames.values()), ignore_index=True)
+        values = np.stack([long[c].to_numpy(dtype="float64") for c in OHLCV], axis=1)
+        if long[TIMESTAMP].dtype == object:  # naive and tz-aware frames mixed
+            stamps = np.concatenate([to_ns(f[TIMESTAMP]) for f in frames.values()])
+        else:
+            stamps = to_ns(long[TIMESTAMP])
         starts = np.r_[0, np.cumsum(lengths)[:-1]]
-        for f, a, n in zip(frames.values(), starts, lengths, strict=True):
-            for k, col in enumerate(OHLCV):
-                values[a : a + n, k] = f[col].to_numpy(dtype="float64")
-        stamps = np.concatenate([to_ns(f[TIMESTAMP]) for f in frames.values()])
         pos = np.minimum(np.arange(lengths.max())[None, :], lengths[:, None] - 1)
         flat = starts[:, None] + pos
         return cls(list(frames), values[flat], stamps[flat], lengths)

@@ -216,10 +216,11 @@ class Predictor:
                     fine, fine_tf = intraday[s]
                     view = values[j, : panel.lengths[j], :5]
                     intraday_alignment(view, frames[s], base, fine, fine_tf, params[2])
+            rows = np.arange(len(idx))[:, None]
             tail = panel.tail_index(keep)
-            ctx[idx] = np.take_along_axis(values, tail[..., None], axis=1)
-            px[idx] = np.take_along_axis(panel.ohlcv, tail[..., None], axis=1)
-            ts[idx] = np.take_along_axis(panel.timestamps, tail, axis=1)
+            ctx[idx] = values[rows, tail]
+            px[idx] = panel.ohlcv[rows, tail]
+            ts[idx] = panel.timestamps[rows, tail]
         return ctx, px, ts
 
 
