@@ -138,3 +138,15 @@ def test_multi_grn_is_v_independent_grns():
         torch.testing.assert_close(out[..., v, :], ref, rtol=1e-5, atol=1e-6)
     w = torch.softmax(torch.randn(2, 7, 5), dim=-1)
     torch.testing.assert_close(g.weighted_sum(x, w), (out * w.unsqueeze(-1)).sum(-2))
+
+
+@pytest.mark.parametrize("dilation", [1, 2, 4])
+def test_tcn_convolution_equals_conv1d(dilation):
+    """The matmul form of the dilated convolution is nn.Conv1d's result."""
+    from tradeformer.models.layers.tcn import TemporalConvBlock
+
+    torch.manual_seed(0)
+    block = TemporalConvBlock(16, 3, dilation)
+    x = torch.randn(4, 13, 16)
+    ref = block.conv(x.transpose(1, 2)).transpose(1, 2)
+    torch.testing.assert_close(block.convolve(x), ref, rtol=1e-5, atol=1e-6)

@@ -209,7 +209,7 @@ def _write_history(out_dir: Path, history: list[dict]) -> None:
         w.writerows(history)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict(
     model: nn.Module,
     u: Universe,

@@ -22,8 +22,19 @@ class TemporalConvBlock(nn.Module):
         self.norm = nn.LayerNorm(d_model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv(x.transpose(1, 2)).transpose(1, 2)
-        return self.norm(x + self.dropout(F.gelu(y)))
+        return self.norm(x + self.dropout(F.gelu(self.convolve(x))))
+
+    def convolve(self, x: torch.Tensor) -> torch.Tensor:
+        """`self.conv` over the sequence axis of (B, T, d), as one matmul over the k shifted
+        copies of x (PyTorch's CPU dilated convolution takes a slow path: ~0.2 ms per call
+        even for 12 patches)."""
+        c = self.conv
+        k, dil, pad = c.kernel_size[0], c.dilation[0], c.padding[0]
+        t = x.shape[1]
+        xp = F.pad(x, (0, 0, pad, pad))  # (B, T + 2 pad, d)
+        shifted = torch.cat([xp[:, j * dil : j * dil + t] for j in range(k)], dim=-1)
+        w = c.weight.permute(0, 2, 1).reshape(c.out_channels, k * c.in_channels)
+        return F.linear(shifted, w, c.bias)
 
 
 class TCN(nn.Module):
