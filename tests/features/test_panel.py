@@ -71,3 +71,17 @@ def test_start_skips_only_the_zone_distances_before_it(ragged):
     other = [k for k in range(len(CLASSICAL_COLUMNS)) if k not in zone]
     np.testing.assert_array_equal(part[:, :start, other], full[:, :start, other])
     assert np.isnan(part[:, :start, zone]).all()
+
+
+def test_per_symbol_start_on_a_ragged_panel(ragged):
+    """Each symbol's own last bars: equal to the full computation there, NaN before."""
+    cfg = FeatureConfig()
+    panel = BarPanel.from_frames(ragged)
+    full = classical_arrays(panel, "1D", *cfg.params())
+    start = panel.lengths - 120
+    part = classical_arrays(panel, "1D", *cfg.params(), start=start)
+    zone = [CLASSICAL_COLUMNS.index(c) for c in ("nearest_ob_distance", "nearest_fvg_distance")]
+    for s, n in enumerate(panel.lengths):
+        np.testing.assert_array_equal(part[s, n - 120 : n], full[s, n - 120 : n])
+        assert np.isnan(part[s, : n - 120, zone]).all()
+        assert np.isfinite(part[s, n - 120 : n]).all()

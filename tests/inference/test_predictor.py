@@ -107,3 +107,26 @@ def test_store_prediction_is_the_training_runs_last_test_row(trained):
     assert list(got["timestamp"]) == list(last.loc[got.index, "timestamp"])
     for col in ("expected_return", "timeformer_ret", "tft_ret", "veto_prob"):
         np.testing.assert_allclose(got[col], last.loc[got.index, col], rtol=1e-5, atol=1e-8)
+
+
+def test_store_reads_are_cached_until_the_store_changes(trained, tmp_path):
+    import shutil
+
+    from tradeformer.data import BarStore
+
+    _, pred, store = trained
+    root = tmp_path / "store"
+    shutil.copytree(store, root)
+    first = pred.predict_store(root, ["AAPL"])
+    assert any(k[2] == "AAPL" for k in pred._bars_cache)
+    pd.testing.assert_frame_equal(pred.predict_store(root, ["AAPL"]), first)
+    st = BarStore(root)
+    tf = st.default_timeframe()
+    bars = st.read("AAPL", tf)
+    last = bars.index[-1]
+    bars.loc[last, ["open", "high", "low", "close"]] *= 1.2  # a jump on the last bar
+    st.write({"AAPL": bars}, tf)
+    after = pred.predict_store(root, ["AAPL"])
+    assert after["expected_return"].iloc[0] != first["expected_return"].iloc[0]
+    fresh = Predictor.load(pred.bundle.folder).predict_store(root, ["AAPL"])
+    pd.testing.assert_frame_equal(after, fresh)

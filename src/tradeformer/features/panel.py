@@ -69,19 +69,21 @@ def classical_arrays(
     technical: TechnicalParams,
     smc: SMCParams,
     mtf: MTFParams,
-    start: int = 0,
+    start: int | np.ndarray = 0,
 ) -> np.ndarray:
     """(S, T, 29) float64 in `CLASSICAL_COLUMNS` order: MTF (5), SMC (12), TA (12).
 
     The MTF columns finer than `base` are 0 here; `mtf.intraday_alignment` fills them per
-    symbol from intraday bars where a store has them. `start`: bars before it are not needed
-    (inference wants only the last windows); the zone distances, the one column whose cost
-    grows with its window (120 lags), are then left NaN there. Every other value is the same.
+    symbol from intraday bars where a store has them. `start` (one bar, or one per symbol):
+    bars before it are not needed (inference wants only the last windows); the zone
+    distances, the one column whose cost grows with its window (120 lags), are then left NaN
+    there (see `smc.nearest_zone_distance`). Every other value is the same.
     """
     o, h, lo, c, v = (panel.field(k) for k in OHLCV)
-    out = np.empty((*c.shape, len(CLASSICAL_COLUMNS)))
-    out[..., :5] = mtf_arrays(panel.timestamps, c, base, mtf)
+    # column-major underneath (each column one contiguous write), (S, T, 29) on top
+    out = np.empty((len(CLASSICAL_COLUMNS), *c.shape))
+    out[:5] = np.moveaxis(mtf_arrays(panel.timestamps, c, base, mtf), -1, 0)
     cols = {**smc_arrays(o, h, lo, c, smc, start=start), **technical_arrays(h, lo, c, v, technical)}
     for k, name in enumerate(CLASSICAL_COLUMNS[5:], start=5):
-        out[..., k] = cols[name]
-    return out
+        out[k] = cols[name]
+    return np.moveaxis(out, 0, -1)

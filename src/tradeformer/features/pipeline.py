@@ -84,9 +84,12 @@ def classical_features(
     }
 
 
-def intraday_timeframe(store: BarStore, symbol: str, base: str) -> str | None:
-    """Finest intraday timeframe in the store holding `symbol`, finer than `base`."""
-    entries = store.manifest["entries"]
+def intraday_timeframe(
+    store: BarStore, symbol: str, base: str, entries: dict | None = None
+) -> str | None:
+    """Finest intraday timeframe in the store holding `symbol`, finer than `base`
+    (`entries`: the manifest's, when the caller already read it)."""
+    entries = entries if entries is not None else store.manifest["entries"]
     order = [t.value for t in Timeframe]
     cands = [
         tf

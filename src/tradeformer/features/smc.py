@@ -67,24 +67,43 @@ def nearest_zone_distance(
     atr: np.ndarray,
     lookback: int,
     cap: float,
-    start: int = 0,
+    start: int | np.ndarray = 0,
 ) -> np.ndarray:
     """Distance from close_t to the nearest zone known in (t - lookback, t], in ATRs, capped.
 
     Zone k (known at bar k, bounds bottom_k..top_k). Few bars to compute: every (bar, lag)
     pair gathered at once; many: one vectorised pass per lag over contiguous slices of all
-    bars (never a window per bar). Only bars t >= `start` are computed (NaN before).
+    bars (never a window per bar). Only bars t >= `start` are computed (NaN before). A
+    per-row `start` (S,) on an (S, T) panel computes bars start_r .. start_r + T - max(start)
+    - 1 of each row (the same number per row: e.g. each symbol's last windows, whatever its
+    length), from a gathered tail of lookback - 1 + that many bars.
     """
     n = close.shape[-1]
-    start = min(max(start, 0), n)
-    best = np.full(close.shape, np.inf)
     bot = np.where(known, bottom, np.nan)
     top_ = np.where(known, top, np.nan)
     lags = min(lookback, n)
-    if close.size // max(n, 1) * (n - start) * lags <= GATHER_LIMIT:
-        best[..., start:] = _nearest_gathered(bot, top_, close, start, lags)
-    else:
-        _nearest_by_lag(bot, top_, close, start, lags, best)
+    if np.ndim(start) == 0:
+        start = min(max(int(start), 0), n)
+        best = _nearest(bot, top_, close, start, lags)
+        computed = np.zeros(n, dtype=bool)
+        computed[start:] = True
+    else:  # per row: the same computation on each row's tail, put back in place
+        s = np.clip(np.asarray(start, dtype=np.int64), 0, n)
+        cols = s[:, None] + np.arange(1 - lags, n - s.max())[None, :]
+        rows = np.arange(len(s))[:, None]
+        inside = cols >= 0
+        at = np.clip(cols, 0, n - 1)
+        tail = _nearest(
+            np.where(inside, bot[rows, at], np.nan),
+            np.where(inside, top_[rows, at], np.nan),
+            close[rows, at],
+            lags - 1,
+            lags,
+        )
+        best = np.full(close.shape, np.inf)
+        best[rows, cols[:, lags - 1 :]] = tail[:, lags - 1 :]
+        computed = np.zeros(close.shape, dtype=bool)
+        computed[rows, cols[:, lags - 1 :]] = True
     np.maximum(best, 0.0, out=best)
     out = np.full(close.shape, cap)
     has = np.isfinite(best)
@@ -92,8 +111,19 @@ def nearest_zone_distance(
         ratio = best[has] / atr[has]  # 0/0 (flat bars inside a zone) -> 0, x/0 -> cap
     out[has] = np.minimum(np.nan_to_num(ratio, nan=0.0, posinf=cap), cap)
     out[np.isnan(atr)] = np.nan
-    out[..., :start] = np.nan
+    out[..., ~computed] = np.nan  # (T,) mask: every row; (S, T): element-wise
     return out
+
+
+def _nearest(bot: np.ndarray, top: np.ndarray, close: np.ndarray, start: int, lags: int):
+    """Smallest raw distance to a zone (inf: none) for bars >= start, by the cheaper strategy."""
+    n = close.shape[-1]
+    best = np.full(close.shape, np.inf)
+    if close.size // max(n, 1) * (n - start) * lags <= GATHER_LIMIT:
+        best[..., start:] = _nearest_gathered(bot, top, close, start, lags)
+    else:
+        _nearest_by_lag(bot, top, close, start, lags, best)
+    return best
 
 
 # below this many (bar, lag) pairs the lags are gathered at once (few bars: one symbol's
@@ -227,7 +257,12 @@ def smc_features(bars: pd.DataFrame, params: SMCParams | None = None) -> pd.Data
 
 
 def smc_arrays(
-    o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, p: SMCParams, start: int = 0
+    o: np.ndarray,
+    h: np.ndarray,
+    lo: np.ndarray,
+    c: np.ndarray,
+    p: SMCParams,
+    start: int | np.ndarray = 0,
 ) -> dict[str, np.ndarray]:
     """The 12 columns as float64 arrays shaped like the inputs, (T,) or (S, T); the zone
     distances only from bar `start` on (NaN before, see `nearest_zone_distance`)."""

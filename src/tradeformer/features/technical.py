@@ -73,13 +73,15 @@ def talib_rows(fn, *args, **kw):
     first = args[0]
     if first.ndim == 1:
         return fn(*args, **kw)
-    rows = [
-        fn(*(a[i] if isinstance(a, np.ndarray) else a for a in args), **kw)
-        for i in range(first.shape[0])
-    ]
-    if isinstance(rows[0], tuple):
-        return tuple(np.stack(parts) for parts in zip(*rows, strict=True))
-    return np.stack(rows)
+    out = None
+    for i in range(first.shape[0]):
+        res = fn(*(a[i] if isinstance(a, np.ndarray) else a for a in args), **kw)
+        parts = res if isinstance(res, tuple) else (res,)
+        if out is None:
+            out = tuple(np.empty(first.shape) for _ in parts)
+        for o, r in zip(out, parts, strict=True):
+            o[i] = r
+    return out if len(out) > 1 else out[0]
 
 
 def technical_arrays(

@@ -45,6 +45,8 @@ class Predictor:
         self.horizons = bundle.horizons
         self.min_bars = WARMUP_BARS + self.lookback
         self.last_timing: dict[str, float] = {}  # seconds per stage of the latest call
+        self.cache_limit = 5000  # store frames kept in memory (see `_read`)
+        self._bars_cache: dict[tuple, tuple] = {}
 
     @classmethod
     def load(cls, bundle_dir: str | Path, **backend_kw) -> Predictor:
@@ -97,26 +99,47 @@ class Predictor:
     ) -> pd.DataFrame:
         t0 = time.perf_counter()
         store = BarStore(store_dir)
+        entries = store.manifest["entries"]  # read once per call
         tf = timeframe or store.default_timeframe()
-        syms = symbols or store.symbols(tf)
-        missing = sorted(set(syms) - set(store.symbols(tf)))
+        if tf not in entries:
+            raise KeyError(f"timeframe {tf!r} not in store {store_dir} (has {list(entries)})")
+        syms = symbols or sorted(entries[tf])
+        missing = sorted(set(syms) - set(entries[tf]))
         if missing:
             raise KeyError(f"not in store {store_dir} ({tf}): {', '.join(missing)}")
         # the whole history, as in training: a tail would change the EMA-based columns (a
         # 290-bar tail flips mtf_1M on the last bar of 17 of the 100 daily symbols)
-        bars = {s: store.read(s, tf) for s in syms}
+        bars = {s: self._read(store, entries, tf, s) for s in syms}
         short = [s for s, b in bars.items() if len(b) < self.min_bars]
         if short:
             raise ValueError(f"need at least {self.min_bars} bars: {', '.join(short)}")
         # intraday bars in the store feed the 4H/1H columns, exactly as in `build_features`
         use = self.features.use_intraday
-        fine = {s: intraday_timeframe(store, s, tf) if use else None for s in syms}
-        intraday = {s: (store.read(s, f), f) for s, f in fine.items() if f}
+        fine = {s: intraday_timeframe(store, s, tf, entries) if use else None for s in syms}
+        intraday = {s: (self._read(store, entries, f, s), f) for s, f in fine.items() if f}
         t_read = time.perf_counter() - t0
         out = self._predict_validated(bars, {s: tf for s in syms}, intraday)
         self.last_timing = {"read": t_read, **self.last_timing}
         self.last_timing["total"] += t_read
         return out
+
+    def _read(self, store: BarStore, entries: dict, tf: str, symbol: str) -> pd.DataFrame:
+        """A symbol's bars from a store, kept in memory while its manifest hash and file are
+        unchanged (a Parquet read costs ~3 ms per symbol; a long-running service re-reads
+        only what the store rewrote). At most `cache_limit` frames are kept."""
+        e = entries[tf][symbol]
+        path = store.root / e["file"]
+        st = path.stat()
+        stamp = (e.get("sha256"), st.st_mtime_ns, st.st_size)
+        key = (str(path.resolve()), tf, symbol)
+        hit = self._bars_cache.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        frame = pd.read_parquet(path)
+        while len(self._bars_cache) >= self.cache_limit:
+            self._bars_cache.pop(next(iter(self._bars_cache)))
+        self._bars_cache[key] = (stamp, frame)
+        return frame
 
     def _predict_validated(
         self,
@@ -207,9 +230,9 @@ class Predictor:
         for base, idx in groups.items():
             frames = {syms[i]: bars[syms[i]] for i in idx}
             panel = BarPanel.from_frames(frames)
-            # the networks read the last `lookback` rows of context: the costly zone distances
-            # are needed from there on only
-            start = int(panel.lengths.min()) - self.lookback
+            # the networks read each symbol's last `lookback` rows of context: the costly zone
+            # distances are needed there only
+            start = panel.lengths - self.lookback
             values = classical_arrays(panel, base, *params, start=start)
             for j, s in enumerate(frames):  # 4H/1H from a store's intraday bars, if any
                 if s in intraday:
