@@ -591,6 +591,15 @@ def serve(
     ] = None,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    max_batch: Annotated[
+        int,
+        typer.Option(
+            "--max-batch",
+            min=1,
+            help="Answer up to this many concurrent single-symbol requests with one batched "
+            "prediction (1: each on its own, bit-for-bit the single-call numbers).",
+        ),
+    ] = 32,
 ) -> None:
     """HTTP API: /v1/health, /v1/model, /v1/predict/{symbol}, POST /v1/predict[/batch]; /docs."""
     try:
@@ -600,7 +609,7 @@ def serve(
     except ImportError:
         _fail("the API needs: pip install 'tradeformer[api]'")
     try:
-        application = create_app(bundle, data)
+        application = create_app(bundle, data, max_batch=max_batch)
     except Exception as e:  # bundle/store problems: one clear line
         _fail(str(e))
     uvicorn.run(application, host=host, port=port, log_level="info")

@@ -6,22 +6,9 @@ from __future__ import annotations
 import httpx
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
 
-from tests.conftest import tiny_config
-from tradeformer.api.app import create_app
 from tradeformer.api.launch import running_server
 from tradeformer.inference import Predictor
-from tradeformer.training.pipeline import run_training
-
-
-@pytest.fixture(scope="module")
-def served(tiny_source, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("api")
-    summary = run_training(tiny_config(tiny_source, tmp), progress=False, quiet=True)
-    store = next((tmp / "cache" / "stores").iterdir())
-    app = create_app(summary["bundle"], store)
-    return summary, store, TestClient(app, raise_server_exceptions=False)
 
 
 def _body(tiny_source, sym: str, n: int | None = None) -> dict:

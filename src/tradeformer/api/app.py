@@ -17,6 +17,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from tradeformer import __version__
+from tradeformer.api.batcher import Batcher
 from tradeformer.api.schemas import SYMBOL_PATTERN, BatchRequest, PredictRequest
 from tradeformer.data.store import BarStore
 from tradeformer.data.validation import DataValidationError
@@ -44,12 +45,23 @@ def _frame(req: PredictRequest) -> pd.DataFrame:
     return pd.DataFrame([b.model_dump() for b in req.bars])
 
 
-def create_app(bundle_dir: str | Path, store_dir: str | Path | None = None) -> FastAPI:
+def create_app(
+    bundle_dir: str | Path, store_dir: str | Path | None = None, max_batch: int = 32
+) -> FastAPI:
+    """The service. `max_batch`: concurrent single-symbol requests are answered by one batched
+    prediction of up to this many symbols (`api.batcher`); 1 = every request on its own."""
     predictor = Predictor.load(bundle_dir)
     # one prediction at a time: torch already uses every core, and concurrent calls from the
     # server's thread pool would oversubscribe them (measured: 7 req/s and timeouts without)
     lock = threading.Lock()
     store = BarStore(store_dir) if store_dir else None
+
+    def _predict(kind: str, items: dict[str, pd.DataFrame | None]) -> pd.DataFrame:
+        if kind == "store":
+            return predictor.predict_store(store.root, list(items))
+        return predictor.predict_bars(items)
+
+    batcher = Batcher(_predict, lock, max_batch=max_batch)
     app = FastAPI(
         title="tradeformer",
         version=__version__,
@@ -102,15 +114,11 @@ def create_app(bundle_dir: str | Path, store_dir: str | Path | None = None) -> F
 
     @app.get("/v1/predict/{symbol}")
     def predict_symbol(symbol: str) -> dict:
-        sym = _store_symbol(symbol)
-        with lock:
-            return _records(predictor.predict_store(store.root, [sym]))[0]
+        return _jsonable(batcher.submit("store", _store_symbol(symbol)))
 
     @app.post("/v1/predict")
     def predict_bars(req: PredictRequest) -> dict:
-        frame = _frame(req)
-        with lock:
-            return _records(predictor.predict_bars({req.symbol: frame}))[0]
+        return _jsonable(batcher.submit("bars", req.symbol, _frame(req)))
 
     @app.post("/v1/predict/batch")
     def predict_batch(req: BatchRequest) -> dict:
@@ -126,4 +134,5 @@ def create_app(bundle_dir: str | Path, store_dir: str | Path | None = None) -> F
         with lock:
             return {"predictions": _records(predictor.predict_store(store.root, syms))}
 
+    app.state.batcher = batcher
     return app

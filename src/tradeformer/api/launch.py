@@ -20,7 +20,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(bundle: str | Path, store: str | Path, startup_s: float = 60.0) -> Iterator[str]:
+def running_server(
+    bundle: str | Path, store: str | Path, startup_s: float = 60.0, max_batch: int = 32
+) -> Iterator[str]:
     """Yield the base URL of a live server process; terminate it afterwards."""
     port = free_port()
     proc = subprocess.Popen(
@@ -35,6 +37,8 @@ def running_server(bundle: str | Path, store: str | Path, startup_s: float = 60.
             str(store),
             "--port",
             str(port),
+            "--max-batch",
+            str(max_batch),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -13,6 +13,7 @@ bars (`intraday=`), aligned by the time each bar is complete. Without them the c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -83,6 +84,7 @@ def bias(close: np.ndarray, fast: np.ndarray, slow: np.ndarray) -> np.ndarray:
     return np.where(up, 1.0, np.where(down, -1.0, 0.0))
 
 
+@lru_cache(maxsize=256)
 def _finer(a: str, b: str) -> bool:
     order = [t.value for t in Timeframe]
     return order.index(Timeframe.parse(a).value) < order.index(Timeframe.parse(b).value)
