@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 
 from tradeformer import __version__
 from tradeformer.api.batcher import Batcher
-from tradeformer.api.schemas import SYMBOL_PATTERN, BatchRequest, PredictRequest
+from tradeformer.api.schemas import SYMBOL_PATTERN, Bar, BatchRequest, PredictRequest
 from tradeformer.data.store import BarStore
 from tradeformer.data.validation import DataValidationError
 from tradeformer.inference import Predictor
@@ -42,7 +42,8 @@ def _records(df: pd.DataFrame) -> list[dict]:
 
 
 def _frame(req: PredictRequest) -> pd.DataFrame:
-    return pd.DataFrame([b.model_dump() for b in req.bars])
+    """The request's bars column by column (a frame from 240 dicts costs ~3x more)."""
+    return pd.DataFrame({f: [getattr(b, f) for b in req.bars] for f in Bar.model_fields})
 
 
 def create_app(
@@ -114,11 +115,11 @@ def create_app(
 
     @app.get("/v1/predict/{symbol}")
     def predict_symbol(symbol: str) -> dict:
-        return _jsonable(batcher.submit("store", _store_symbol(symbol)))
+        return JSONResponse(_jsonable(batcher.submit("store", _store_symbol(symbol))))
 
     @app.post("/v1/predict")
     def predict_bars(req: PredictRequest) -> dict:
-        return _jsonable(batcher.submit("bars", req.symbol, _frame(req)))
+        return JSONResponse(_jsonable(batcher.submit("bars", req.symbol, _frame(req))))
 
     @app.post("/v1/predict/batch")
     def predict_batch(req: BatchRequest) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,38 +26,27 @@ def running_server(
 ) -> Iterator[str]:
     """Yield the base URL of a live server process; terminate it afterwards."""
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tradeformer.cli",
-            "serve",
-            "--bundle",
-            str(bundle),
-            "--data",
-            str(store),
-            "--port",
-            str(port),
-            "--max-batch",
-            str(max_batch),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    cmd = [sys.executable, "-m", "tradeformer.cli", "serve", "--bundle", str(bundle)]
+    cmd += ["--data", str(store), "--port", str(port), "--max-batch", str(max_batch)]
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + startup_s
-        while True:
-            try:
-                if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read().decode() if proc.stdout else ""
-                raise RuntimeError(f"server did not start on {url}:\n{out[-2000:]}")
-            time.sleep(0.25)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    # the server's log goes to a file: a pipe nobody reads fills up (64 KB of access lines)
+    # and then blocks the server
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + startup_s
+            while True:
+                try:
+                    if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    out = log.read().decode(errors="replace")
+                    raise RuntimeError(f"server did not start on {url}:\n{out[-2000:]}")
+                time.sleep(0.25)
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
