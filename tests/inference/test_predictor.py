@@ -130,3 +130,33 @@ def test_store_reads_are_cached_until_the_store_changes(trained, tmp_path):
     assert after["expected_return"].iloc[0] != first["expected_return"].iloc[0]
     fresh = Predictor.load(pred.bundle.folder).predict_store(root, ["AAPL"])
     pd.testing.assert_frame_equal(after, fresh)
+
+
+def test_serving_features_equal_training_features_with_intraday(trained, shared_data):
+    """The predictor's panel features (several symbols at once, hourly bars feeding the 4H/1H
+    columns) equal the training code's per-symbol features on every row the networks read."""
+    from tradeformer.features.columns import CLASSICAL_COLUMNS
+    from tradeformer.features.pipeline import classical_features
+
+    _, pred, _ = trained
+    bars, intraday = {}, {}
+    for k, sym in enumerate(("AAPL", "TSLA", "MSFT")):
+        daily = pd.read_parquet(shared_data / "daily" / f"{sym}.parquet")
+        bars[sym] = daily.iloc[: len(daily) - 50 * k].reset_index(drop=True)  # ragged
+        hourly = shared_data / "hourly" / f"{sym}.parquet"
+        if hourly.exists():
+            intraday[sym] = (pd.read_parquet(hourly), "1H")
+    assert intraday, "the shared data should hold hourly bars for these symbols"
+    ctx, px, ts = pred._features(bars, dict.fromkeys(bars, "1D"), intraday)
+    for s, (sym, b) in enumerate(bars.items()):
+        fine, fine_tf = intraday.get(sym, (None, None))
+        table, info = classical_features(
+            b, pred.features, timeframe="1D", intraday=fine, intraday_timeframe=fine_tf
+        )
+        ref = table[list(CLASSICAL_COLUMNS)].to_numpy(dtype="float32")[-pred.min_bars :]
+        last = slice(pred.min_bars - pred.lookback, None)  # the rows the networks read
+        np.testing.assert_array_equal(ctx[s, last], ref[last], err_msg=sym)
+        assert (ts[s] == b["timestamp"].to_numpy().astype("int64")[-pred.min_bars :]).all()
+        if sym in intraday:
+            assert info["mtf"]["source"]["1H"] == "intraday"
+            assert np.abs(ctx[s, last, CLASSICAL_COLUMNS.index("mtf_1H")]).sum() > 0
