@@ -118,8 +118,14 @@ def test_store_reads_are_cached_until_the_store_changes(trained, tmp_path):
     root = tmp_path / "store"
     shutil.copytree(store, root)
     first = pred.predict_store(root, ["AAPL"])
-    assert any(k[2] == "AAPL" for k in pred._bars_cache)
+    assert any("AAPL" in k for k in pred._bars_cache)
+    assert len(pred._feature_cache) >= 1
     pd.testing.assert_frame_equal(pred.predict_store(root, ["AAPL"]), first)
+    # cached rows for some symbols, fresh ones for others: the same numbers as all fresh
+    both = pred.predict_store(root, ["XOM", "AAPL"]).set_index("symbol")
+    pred.clear_cache()
+    cold = pred.predict_store(root, ["XOM", "AAPL"]).set_index("symbol")
+    pd.testing.assert_frame_equal(both, cold)
     st = BarStore(root)
     tf = st.default_timeframe()
     bars = st.read("AAPL", tf)
