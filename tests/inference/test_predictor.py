@@ -163,6 +163,8 @@ def test_serving_features_equal_training_features_with_intraday(trained, shared_
         last = slice(pred.min_bars - pred.lookback, None)  # the rows the networks read
         np.testing.assert_array_equal(ctx[s, last], ref[last], err_msg=sym)
         assert (ts[s] == b["timestamp"].to_numpy().astype("int64")[-pred.min_bars :]).all()
+        ohlcv = b[["open", "high", "low", "close", "volume"]].to_numpy(dtype="float64")
+        np.testing.assert_array_equal(px[s], ohlcv[-pred.min_bars :])
         if sym in intraday:
             assert info["mtf"]["source"]["1H"] == "intraday"
             assert np.abs(ctx[s, last, CLASSICAL_COLUMNS.index("mtf_1H")]).sum() > 0

@@ -172,8 +172,8 @@ class Predictor:
         emb = np.zeros((n_sym * keep, self.embedder.dim), dtype="float32")
         if self.embedder.dim:  # one batched call for the last window of every symbol
             windows = np.ascontiguousarray(px[:, -self.lookback :])
-            stamps = np.ascontiguousarray(ts[:, -self.lookback :])
-            emb[last] = self.embedder.embed(windows, stamps)
+            times = np.ascontiguousarray(ts[:, -self.lookback :])
+            emb[last] = self.embedder.embed(windows, times)
         has_emb = np.zeros(n_sym * keep, dtype=bool)
         has_emb[last] = True
         timing["embedding"] = time.perf_counter() - t1
@@ -241,7 +241,7 @@ class Predictor:
                 {s: bars[s] for s in todo}, tfs, {s: intraday[s] for s in todo if s in intraday}
             )
             for k, s in enumerate(todo):
-                rows = tuple(a[k] for a in fresh)
+                rows = tuple(a[k].copy() for a in fresh)  # not views: the batch can go
                 hits[s] = rows
                 if s in stamps:
                     _put(self._feature_cache, stamps[s], rows, self.cache_limit)
