@@ -85,3 +85,23 @@ def test_per_symbol_start_on_a_ragged_panel(ragged):
         np.testing.assert_array_equal(part[s, n - 120 : n], full[s, n - 120 : n])
         assert np.isnan(part[s, : n - 120, zone]).all()
         assert np.isfinite(part[s, n - 120 : n]).all()
+
+
+def test_panel_features_ignore_each_symbols_future(ragged):
+    """Changing a symbol's bars after t (prices, volume, even how many there are) leaves its
+    features up to t bit-identical: on the serving path (per-symbol start, gathered lags)."""
+    cfg = FeatureConfig()
+    panel = BarPanel.from_frames(ragged)
+    start = panel.lengths - 120
+    base = classical_arrays(panel, "1D", *cfg.params(), start=start)
+    n = len(ragged["AAPL"])
+    for t in (n - 100, n - 30):
+        future = ragged["AAPL"].copy()
+        future.loc[t + 1 :, ["open", "high", "low", "close"]] *= 1.7
+        future.loc[t + 1 :, "volume"] *= 5
+        for bars in (future, future.iloc[: t + 5]):
+            frames = {**ragged, "AAPL": bars.reset_index(drop=True)}
+            p2 = BarPanel.from_frames(frames)
+            # the same rows computed as before (start fixed), so only the future differs
+            other = classical_arrays(p2, "1D", *cfg.params(), start=start)
+            np.testing.assert_array_equal(other[0, : t + 1], base[0, : t + 1])
