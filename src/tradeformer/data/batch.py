@@ -14,7 +14,12 @@ import numpy as np
 import pandas as pd
 
 from tradeformer.data.adjust import adjust_ohlc
-from tradeformer.data.loading import LoadedBars, _rename, finalize_bars, normalize_table
+from tradeformer.data.loading import (
+    LoadedBars,
+    canonical_columns,
+    finalize_bars,
+    normalize_table,
+)
 from tradeformer.data.schema import OHLCV_COLUMNS, TIMESTAMP, to_ns
 from tradeformer.data.timeframes import (
     date_level_timeframes,
@@ -89,7 +94,7 @@ def _clean_fast(
     starts = np.r_[0, np.cumsum(lengths)[:-1]]
     ts = df[TIMESTAMP]
     aware = isinstance(ts.dtype, pd.DatetimeTZDtype)
-    if aware and _midnight_symbols(_rename(long)[TIMESTAMP], ts, starts).any():
+    if aware and _midnight_symbols(canonical_columns(long)[TIMESTAMP], ts, starts).any():
         return None  # alone, an all-midnight symbol would be read as date-level bars
 
     dirty = lengths < min_bars

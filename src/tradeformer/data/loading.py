@@ -90,7 +90,7 @@ def symbol_from_path(path: Path) -> str:
     return name[: len(name) - len(s)] if s else Path(path).stem
 
 
-def _canonical(raw: pd.DataFrame) -> dict[str, pd.Series]:
+def canonical_columns(raw: pd.DataFrame) -> dict[str, pd.Series]:
     """The recognised columns under their canonical names (first alias wins), in file order."""
     out: dict[str, pd.Series] = {}
     for col in raw.columns:
@@ -98,10 +98,6 @@ def _canonical(raw: pd.DataFrame) -> dict[str, pd.Series]:
         if canon and canon not in out:
             out[canon] = raw[col]
     return out
-
-
-def _rename(raw: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame(_canonical(raw), index=raw.index)
 
 
 def _all_midnights(ts: pd.Series) -> bool:
@@ -156,7 +152,7 @@ def normalize_table(
     raw: pd.DataFrame, *, symbol: str, source: str = "", default_tz: str = "America/New_York"
 ) -> tuple[pd.DataFrame, list[Issue]]:
     """Canonical columns, parsed timestamps and float prices; issues for unparsable values."""
-    cols = _canonical(raw)
+    cols = canonical_columns(raw)
     issues: list[Issue] = []
     if TIMESTAMP not in cols:
         return pd.DataFrame(cols, index=raw.index), []  # validate_bars reports the missing column
