@@ -29,7 +29,7 @@ from tradeformer.features.panel import BarPanel, classical_arrays
 from tradeformer.features.pipeline import FeatureConfig, intraday_timeframe
 from tradeformer.features.windows import OHLCV
 from tradeformer.training.ensemble import decision_columns
-from tradeformer.training.trainer import predict
+from tradeformer.training.trainer import predict_models
 from tradeformer.training.veto import veto_features
 
 
@@ -196,8 +196,7 @@ class Predictor:
             bad = [u.symbols[i] for i in np.flatnonzero(~u.eligible[rows])]
             raise ValueError(f"features not available at the last bar of: {', '.join(bad)}")
         b = self.bundle
-        tf_out = predict(b.timeformer, u, rows, self.lookback, b.scaler)
-        tft_out = predict(b.tft, u, rows, self.lookback, b.scaler)
+        tf_out, tft_out = predict_models([b.timeformer, b.tft], u, rows, self.lookback, b.scaler)
         hi = self.horizons.index(self.ensemble.horizon)
         # the veto sees the raw (unscaled) inputs, as in training
         x = veto_features(u.context[rows], u.embedding[rows], tf_out, tft_out, hi)

@@ -209,7 +209,6 @@ def _write_history(out_dir: Path, history: list[dict]) -> None:
         w.writerows(history)
 
 
-@torch.inference_mode()
 def predict(
     model: nn.Module,
     u: Universe,
@@ -220,21 +219,37 @@ def predict(
     device: str = "cpu",
 ) -> dict[str, np.ndarray]:
     """Per-sample outputs: ret, dir_prob, uncertainty (n, H), attn_entropy (n,), q_range."""
-    if model.training:  # `.eval()` walks every module: ~1.5 ms per call even when a no-op
-        model.eval()
-    first = next(model.parameters(), None)
-    if first is not None and first.device != torch.device(device):
-        model.to(device)  # `.to` walks every module: ~1.6 ms even when nothing moves
+    return predict_models([model], u, rows, lookback, scaler, batch_size, device)[0]
+
+
+@torch.inference_mode()
+def predict_models(
+    models: list[nn.Module],
+    u: Universe,
+    rows: np.ndarray,
+    lookback: int,
+    scaler: Scaler,
+    batch_size: int = 512,
+    device: str = "cpu",
+) -> list[dict[str, np.ndarray]]:
+    """`predict` for several models on the same rows: each batch is gathered once."""
+    for model in models:
+        if model.training:  # `.eval()` walks every module: ~1.5 ms per call even when a no-op
+            model.eval()
+        first = next(model.parameters(), None)
+        if first is not None and first.device != torch.device(device):
+            model.to(device)  # `.to` walks every module: ~1.6 ms even when nothing moves
     keys = ("ret", "dir_prob", "uncertainty", "attn_entropy", "q_range")
-    acc: dict[str, list] = {k: [] for k in keys}
+    accs: list[dict[str, list]] = [{k: [] for k in keys} for _ in models]
     for i in range(0, len(rows), batch_size):
         b = _tensors(make_batch(u, rows[i : i + batch_size], lookback, scaler), device)
-        out = model(b["price"], b["embedding"], b["context"], outputs_only=True)
-        acc["ret"].append(out.ret.float().cpu().numpy())
-        acc["dir_prob"].append(torch.sigmoid(out.dir_logit).float().cpu().numpy())
-        acc["uncertainty"].append(out.uncertainty.float().cpu().numpy())
-        acc["attn_entropy"].append(out.attn_entropy.float().cpu().numpy())
-        q = out.quantiles
-        rng_ = (q[..., -1] - q[..., 0]) if q is not None else out.uncertainty * 2.5631
-        acc["q_range"].append(rng_.float().cpu().numpy())
-    return {k: np.concatenate(v) if v else np.zeros((0,)) for k, v in acc.items()}
+        for model, acc in zip(models, accs, strict=True):
+            out = model(b["price"], b["embedding"], b["context"], outputs_only=True)
+            acc["ret"].append(out.ret.float().cpu().numpy())
+            acc["dir_prob"].append(torch.sigmoid(out.dir_logit).float().cpu().numpy())
+            acc["uncertainty"].append(out.uncertainty.float().cpu().numpy())
+            acc["attn_entropy"].append(out.attn_entropy.float().cpu().numpy())
+            q = out.quantiles
+            rng_ = (q[..., -1] - q[..., 0]) if q is not None else out.uncertainty * 2.5631
+            acc["q_range"].append(rng_.float().cpu().numpy())
+    return [{k: np.concatenate(v) if v else np.zeros((0,)) for k, v in acc.items()} for acc in accs]
