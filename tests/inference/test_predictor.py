@@ -168,3 +168,20 @@ def test_serving_features_equal_training_features_with_intraday(trained, shared_
         if sym in intraday:
             assert info["mtf"]["source"]["1H"] == "intraday"
             assert np.abs(ctx[s, last, CLASSICAL_COLUMNS.index("mtf_1H")]).sum() > 0
+
+
+def test_store_caches_stay_within_their_bounds(trained):
+    _, pred, store = trained
+    pred.clear_cache()
+    limit, max_bytes = pred.cache_limit, pred.cache_bytes
+    try:
+        pred.cache_limit = 2
+        pred.predict_store(store)  # more symbols than the limit
+        assert len(pred._bars_cache) <= 2 and len(pred._feature_cache) <= 2
+        pred.cache_limit, pred.cache_bytes = 1000, 1
+        pred.clear_cache()
+        first = pred.predict_store(store)
+        assert not pred._bars_cache and not pred._feature_cache  # nothing fits in 1 byte
+        pd.testing.assert_frame_equal(pred.predict_store(store), first)
+    finally:
+        pred.cache_limit, pred.cache_bytes = limit, max_bytes

@@ -45,8 +45,10 @@ class Predictor:
         self.horizons = bundle.horizons
         self.min_bars = WARMUP_BARS + self.lookback
         self.last_timing: dict[str, float] = {}  # seconds per stage of the latest call
-        # store symbols kept in memory: bars (`_read`) and feature rows (`_cached_features`)
+        # store symbols kept in memory: bars (`_read`) and feature rows (`_cached_features`),
+        # each cache bounded in entries and in bytes (oldest dropped first)
         self.cache_limit = 1000
+        self.cache_bytes = 512 * 2**20
         self._bars_cache: dict[str, tuple] = {}
         self._feature_cache: dict[tuple, tuple] = {}
 
@@ -138,16 +140,17 @@ class Predictor:
         """A symbol's bars from a store and the stamp they were read under (the manifest's
         content hash, the file's mtime and size). Kept in memory while the stamp holds (a
         Parquet read costs ~3 ms per symbol; a long-running service re-reads only what the
-        store rewrote); at most `cache_limit` frames."""
+        store rewrote); at most `cache_limit` frames and `cache_bytes` bytes."""
         e = entries[tf][symbol]
         path = store.root / e["file"]
         st = path.stat()
         stamp = (str(path.resolve()), e.get("sha256"), st.st_mtime_ns, st.st_size)
-        hit = self._bars_cache.get(stamp[0])
-        if hit is not None and hit[0] == stamp:
-            return hit[1], stamp
+        hit = self._bars_cache.get(stamp[0])  # ((stamp, frame), size)
+        if hit is not None and hit[0][0] == stamp:
+            return hit[0][1], stamp
         frame = pd.read_parquet(path)
-        _put(self._bars_cache, stamp[0], (stamp, frame), self.cache_limit)
+        size = int(frame.memory_usage(index=False).sum())
+        _put(self._bars_cache, stamp[0], (stamp, frame), size, self.cache_limit, self.cache_bytes)
         return frame, stamp
 
     def clear_cache(self) -> None:
@@ -233,7 +236,7 @@ class Predictor:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """`_features`, reusing the rows of store symbols whose bars (by stamp) were already
         seen: features are a deterministic function of the bars and the bundle's config."""
-        hits = {s: self._feature_cache.get(stamps[s]) for s in bars if s in stamps}
+        hits = {s: self._feature_cache.get(stamps[s], (None,))[0] for s in bars if s in stamps}
         todo = [s for s in bars if hits.get(s) is None]
         if todo:
             fresh = self._features(
@@ -243,7 +246,15 @@ class Predictor:
                 rows = tuple(a[k].copy() for a in fresh)  # not views: the batch can go
                 hits[s] = rows
                 if s in stamps:
-                    _put(self._feature_cache, stamps[s], rows, self.cache_limit)
+                    size = sum(a.nbytes for a in rows)
+                    _put(
+                        self._feature_cache,
+                        stamps[s],
+                        rows,
+                        size,
+                        self.cache_limit,
+                        self.cache_bytes,
+                    )
             if len(todo) == len(bars):
                 return fresh
         return tuple(np.stack([hits[s][i] for s in bars]) for i in range(3))
@@ -285,12 +296,16 @@ class Predictor:
         return ctx, px, ts
 
 
-def _put(cache: dict, key, value, limit: int) -> None:
-    """Insert, dropping the oldest entries beyond `limit` (dicts keep insertion order)."""
+def _put(cache: dict, key, value, size: int, limit: int, max_bytes: int) -> None:
+    """Store (value, size) under `key`, dropping the oldest entries beyond `limit` entries or
+    `max_bytes` (dicts keep insertion order); a value larger than `max_bytes` is not kept."""
     cache.pop(key, None)
-    while len(cache) >= limit:
-        cache.pop(next(iter(cache)))
-    cache[key] = value
+    if size > max_bytes:
+        return
+    total = sum(v[1] for v in cache.values()) + size
+    while cache and (len(cache) >= limit or total > max_bytes):
+        total -= cache.pop(next(iter(cache)))[1]
+    cache[key] = (value, size)
 
 
 def predict_next_trade(predictor: Predictor, symbol: str, store_dir: str | Path) -> dict:
