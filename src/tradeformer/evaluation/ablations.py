@@ -23,7 +23,7 @@ from tradeformer.features.columns import (
     SMC_COLUMNS,
     TECHNICAL_COLUMNS,
 )
-from tradeformer.training.trainer import predict
+from tradeformer.training.trainer import predict_models
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "no_mtf": MTF_COLUMNS,
@@ -71,4 +71,5 @@ def retrain_without(
         cfg, ua, fold, out_dir=out_dir / name, progress=progress, log=lambda *a: None
     )
     L = cfg.training.lookback
-    return {n: predict(m, ua, test_rows, L, scaler) for n, m in models.items()}
+    outs = predict_models(list(models.values()), ua, test_rows, L, scaler)
+    return dict(zip(models, outs, strict=True))

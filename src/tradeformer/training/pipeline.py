@@ -35,7 +35,7 @@ from tradeformer.features.pipeline import build_features
 from tradeformer.models import build_model
 from tradeformer.training.ensemble import decide, effective_weights, ensemble_return
 from tradeformer.training.metrics import direction_metrics, rank_ic, veto_metrics
-from tradeformer.training.trainer import predict, train_model
+from tradeformer.training.trainer import predict, predict_models, train_model
 from tradeformer.training.veto import (
     save_veto,
     train_veto,
@@ -262,7 +262,8 @@ def run_training(
         train_metrics[name] = direction_metrics(p["dir_prob"][:, hi], u.direction[tr_rows, hi])
 
     test_rows = u.rows_between(calendar.test_start, calendar.test_end, labeled=False)
-    test_preds = {n: predict(m, u, test_rows, L, scaler) for n, m in models.items()}
+    outs = predict_models(list(models.values()), u, test_rows, L, scaler)
+    test_preds = dict(zip(models, outs, strict=True))
     oof = _oof_frame(u, oof_parts, horizons)
     oof.to_parquet(run_dir / "oof.parquet", index=False)
 
