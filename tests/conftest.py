@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -94,3 +95,45 @@ def tiny_config(source, tmp, **over) -> ExperimentConfig:
     for k, v in over.items():
         raw[k] = {**raw.get(k, {}), **v} if isinstance(v, dict) else v
     return ExperimentConfig(**raw)
+
+
+def iid_bars(
+    folder: Path, n_symbols: int = 8, seed: int = 0, start: str = "2009-01-02"
+) -> Path:
+    """A no-signal universe: i.i.d. Gaussian log returns with the real daily volatilities,
+    high-low ranges and volumes of the bundled sample's series (recycled), on business days
+    `start` .. 2015-06. No return is predictable from anything before it."""
+    from tradeformer.data import load_sample
+
+    real = list(load_sample().bars.values())
+    dates = pd.bdate_range(start, "2015-06-30")
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for k in range(n_symbols):
+        src = real[k % len(real)].tail(len(dates)).reset_index(drop=True)
+        vol = np.diff(np.log(src["close"].to_numpy())).std() * rng.uniform(0.7, 1.4)
+        close = 50 * np.exp(np.cumsum(rng.normal(0, vol, len(dates))))
+        opn = close * np.exp(rng.normal(0, vol / 3, len(dates)))
+        span = np.abs(np.log(src["high"] / src["low"]).to_numpy())
+        span = rng.permutation(span) * 0.5
+        frame = pd.DataFrame(
+            {
+                "timestamp": dates,
+                "open": opn,
+                "high": np.maximum(opn, close) * np.exp(span),
+                "low": np.minimum(opn, close) * np.exp(-span),
+                "close": close,
+                "volume": rng.permutation(src["volume"].to_numpy()).astype("float64"),
+            }
+        )
+        frame.to_parquet(folder / f"IID{k:02d}.parquet", index=False)
+    return folder
+
+
+CROSS_SECTIONAL = {
+    "target": {"kind": "cs_rank"},
+    "normalization": {"context": "cs_rank", "embedding": "cs_zscore", "market_context": True},
+    "training": {"batching": "dates", "rank_loss_weight": 0.5, "select_on": "rank_ic"},
+    "ensemble": {"combine": "ranks"},
+    "veto": {"coverage": 0.3},
+}

@@ -70,6 +70,7 @@ def save_bundle(
     metrics: dict,
     veto_features: list[str],
     variable_names: list[str],
+    decision: dict | None = None,
 ) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     _save_model(timeformer, folder / "timeformer.safetensors")
@@ -102,6 +103,9 @@ def save_bundle(
         "data_fingerprint": data_fingerprint,
         "calendar": calendar,
         "config": config,
+        # how a prediction is decided: the veto threshold in force (fixed, or chosen for a
+        # coverage), the target, and whether it needs the training universe's cross-section
+        "decision": decision or {"threshold": config["veto"]["threshold"]},
         "metrics": metrics,
         "files": {p.relative_to(folder).as_posix(): sha256(p) for p in files},
     }

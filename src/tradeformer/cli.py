@@ -601,7 +601,7 @@ def serve(
         ),
     ] = 32,
 ) -> None:
-    """HTTP API: /v1/health, /v1/model, /v1/predict/{symbol}, POST /v1/predict[/batch]; /docs."""
+    """HTTP API: /v1/health, /v1/model, /v1/predict/{symbol}, POST /v1/predict and .../batch."""
     try:
         import uvicorn
 

@@ -70,6 +70,9 @@ class TrainingConfig(_Strict):
     patience: int = 2
     max_samples_per_epoch: int | None = None
     max_eval_samples: int | None = None
+    batching: Literal["random", "dates"] = "random"  # dates: whole cross-sections per batch
+    rank_loss_weight: float = Field(0.0, ge=0.0)  # + w * (1 - per-date correlation)
+    select_on: Literal["loss", "rank_ic"] = "loss"  # early stopping / best checkpoint
     device: str = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     num_threads: int | None = None
@@ -96,6 +99,9 @@ class VetoConfig(_Strict):
     num_boost_round: int = 1000
     early_stopping_rounds: int = 50
     threshold: float = 0.65
+    # keep this share of rows: the threshold becomes the (1 - coverage) quantile of the veto's
+    # probabilities on the validation fold it stopped on (None: the fixed `threshold`)
+    coverage: float | None = Field(None, gt=0.0, le=1.0)
 
 
 class EnsembleConfig(_Strict):
@@ -105,6 +111,9 @@ class EnsembleConfig(_Strict):
     tft: float = 0.30
     average: float = 0.35
     horizon: int = 3
+    # returns: weighted predicted returns; ranks: weighted per-date ranks of each model's
+    # prediction (in [-1, 1]; > 0 = above the date's median), for cross-sectional targets
+    combine: Literal["returns", "ranks"] = "returns"
 
     @model_validator(mode="after")
     def _sums_to_one(self) -> EnsembleConfig:
@@ -112,6 +121,32 @@ class EnsembleConfig(_Strict):
         if abs(total - 1.0) > 1e-9:
             raise ValueError(f"ensemble weights must sum to 1, got {total}")
         return self
+
+
+class TargetConfig(_Strict):
+    """What the networks learn. raw: the forward return (`features.label_kind`), direction
+    = up; excess: minus the date's cross-sectional mean; cs_rank: the date's cross-sectional
+    rank mapped to [-1, 1]. For excess and cs_rank, direction = above the date's median."""
+
+    kind: Literal["raw", "excess", "cs_rank"] = "raw"
+
+
+class NormalizationConfig(_Strict):
+    """Input normalisation before the train-fitted scaler. cs_rank / cs_zscore use only the
+    same date's values of the symbols present at that date (causal). `scaler`: standard
+    (mean/std) or robust (median/IQR), fitted on each fold's training rows, then clipped.
+    `market_context` appends the cross-section's mean recent returns, dispersion and
+    volatility at t to the context columns."""
+
+    context: Literal["none", "cs_rank", "cs_zscore"] = "none"
+    embedding: Literal["none", "cs_rank", "cs_zscore"] = "none"
+    scaler: Literal["standard", "robust"] = "standard"
+    clip: float = Field(10.0, gt=0.0)
+    market_context: bool = False
+
+    @property
+    def cross_sectional(self) -> bool:
+        return self.context != "none" or self.embedding != "none" or self.market_context
 
 
 class ExperimentConfig(_Strict):
@@ -124,6 +159,8 @@ class ExperimentConfig(_Strict):
     features: FeatureConfig = FeatureConfig()
     embedding: EmbeddingConfig = EmbeddingConfig()
     calendar: CalendarConfig
+    target: TargetConfig = TargetConfig()
+    normalization: NormalizationConfig = NormalizationConfig()
     models: ModelsConfig = ModelsConfig()
     training: TrainingConfig = TrainingConfig()
     veto: VetoConfig = VetoConfig()

@@ -15,7 +15,6 @@ import pandas as pd
 
 from tradeformer.data.store import safe_name
 from tradeformer.dataset.universe import Universe
-from tradeformer.features.columns import CLASSICAL_COLUMNS
 
 
 def embedding_columns(dim: int) -> list[str]:
@@ -26,7 +25,7 @@ def write_table(u: Universe, out: Path, meta: dict | None = None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     dim = u.embedding.shape[1]
     labels = [f"ret_{h}" for h in u.horizons] + [f"dir_{h}" for h in u.horizons]
-    columns = ["timestamp", "symbol", *CLASSICAL_COLUMNS, *embedding_columns(dim), *labels]
+    columns = ["timestamp", "symbol", *u.context_names, *embedding_columns(dim), *labels]
     for k, sym in enumerate(u.symbols):
         a, b = u.offsets[k], u.offsets[k + 1]
         rows = np.arange(a, b)[u.eligible[a:b]]
@@ -42,7 +41,7 @@ def write_table(u: Universe, out: Path, meta: dict | None = None) -> dict:
     manifest = {
         "format": "tradeformer-dataset",
         "columns": columns,
-        "n_features": len(CLASSICAL_COLUMNS) + dim,
+        "n_features": len(u.context_names) + dim,
         "label_columns": labels,
         "rows": int(u.eligible.sum()),
         "symbols": u.symbols,

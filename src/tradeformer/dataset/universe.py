@@ -35,6 +35,19 @@ class Universe:
     horizons: tuple[int, ...]
     eligible: np.ndarray  # (N,) bool: full window, warm features, embedding present
     meta: dict = field(default_factory=dict)
+    # what the networks learn when it is not the raw label (`dataset.cross_section`)
+    target_ret: np.ndarray | None = None  # (N, H) float32
+    target_dir: np.ndarray | None = None  # (N, H) float32
+    context_names: tuple[str, ...] = CLASSICAL_COLUMNS
+
+    @property
+    def y_ret(self) -> np.ndarray:
+        """The training target: `target_ret` when set, else the forward return."""
+        return self.ret if self.target_ret is None else self.target_ret
+
+    @property
+    def y_dir(self) -> np.ndarray:
+        return self.direction if self.target_dir is None else self.target_dir
 
     @property
     def symbol_of(self) -> np.ndarray:
@@ -174,15 +187,15 @@ class Scaler:
     clip: float = 10.0
 
     @classmethod
-    def fit(cls, u: Universe, rows: np.ndarray) -> Scaler:
-        c = u.context[rows].astype("float64")
-        e = u.embedding[rows].astype("float64")
-        return cls(
-            c.mean(0).astype("float32"),
-            (c.std(0) + 1e-6).astype("float32"),
-            e.mean(0).astype("float32") if e.size else np.zeros(0, "float32"),
-            (e.std(0) + 1e-6).astype("float32") if e.size else np.zeros(0, "float32"),
-        )
+    def fit(
+        cls, u: Universe, rows: np.ndarray, kind: str = "standard", clip: float = 10.0
+    ) -> Scaler:
+        """Centre and scale per column from `rows` (training rows only): mean / std, or
+        (robust) median / (IQR / 1.349), the std of a normal with the same IQR."""
+        stats = _robust_stats if kind == "robust" else _standard_stats
+        c_mean, c_std = stats(u.context[rows])
+        e_mean, e_std = stats(u.embedding[rows])
+        return cls(c_mean, c_std, e_mean, e_std, clip)
 
     def context(self, x: np.ndarray) -> np.ndarray:
         return np.clip((x - self.ctx_mean) / self.ctx_std, -self.clip, self.clip)
@@ -197,6 +210,7 @@ class Scaler:
                 "ctx_std": self.ctx_std,
                 "emb_mean": self.emb_mean,
                 "emb_std": self.emb_std,
+                "clip": np.asarray([self.clip], dtype="float32"),
             },
             str(path),
         )
@@ -204,7 +218,24 @@ class Scaler:
     @classmethod
     def load(cls, path: Path) -> Scaler:
         t = load_file(str(path))
-        return cls(t["ctx_mean"], t["ctx_std"], t["emb_mean"], t["emb_std"])
+        clip = float(t["clip"][0]) if "clip" in t else 10.0
+        return cls(t["ctx_mean"], t["ctx_std"], t["emb_mean"], t["emb_std"], clip)
+
+
+def _standard_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if not x.size:
+        return np.zeros(x.shape[1], "float32"), np.ones(x.shape[1], "float32")
+    x = x.astype("float64")
+    return x.mean(0).astype("float32"), (x.std(0) + 1e-6).astype("float32")
+
+
+def _robust_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if not x.size:
+        return np.zeros(x.shape[1], "float32"), np.ones(x.shape[1], "float32")
+    q25, q50, q75 = np.quantile(x, [0.25, 0.5, 0.75], axis=0)
+    scale = (q75 - q25) / 1.349
+    scale = np.where(scale > 1e-9, scale, x.std(0))  # a column with a degenerate IQR
+    return q50.astype("float32"), (scale + 1e-6).astype("float32")
 
 
 def make_batch(u: Universe, rows: np.ndarray, lookback: int, scaler: Scaler) -> dict:
@@ -216,6 +247,6 @@ def make_batch(u: Universe, rows: np.ndarray, lookback: int, scaler: Scaler) -> 
         "price": price,
         "context": ctx,
         "embedding": emb,
-        "ret": u.ret[rows],
-        "dir": u.direction[rows],
+        "ret": u.y_ret[rows],
+        "dir": u.y_dir[rows],
     }

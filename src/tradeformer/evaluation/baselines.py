@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 
 from tradeformer.dataset.universe import Universe
-from tradeformer.features.columns import CLASSICAL_COLUMNS
 
 
 @dataclass
@@ -87,9 +86,12 @@ def classical_lgbm(
     seed: int = 0,
     params: dict | None = None,
     cross_sectional: bool = False,
+    features: tuple[np.ndarray, list[str]] | None = None,
 ) -> tuple[Forecast, lgb.Booster]:
-    """LightGBM on the 29 classical features (no windows, no embedding); the label is the raw
-    direction, or with `cross_sectional` whether the return beats its date's median."""
+    """LightGBM on the universe's context columns at t (the 29 classical features, after the
+    run's normalisation; no windows, no embedding), or on `features` (an (N, F) matrix over
+    all universe rows and its names); the label is the raw direction, or with
+    `cross_sectional` whether the return beats its date's median."""
     p = {
         "objective": "binary",
         "metric": "auc",
@@ -107,15 +109,15 @@ def classical_lgbm(
         "force_col_wise": True,
         **(params or {}),
     }
-    names = list(CLASSICAL_COLUMNS)
+    x, names = features if features is not None else (u.context, list(u.context_names))
     if cross_sectional:
         y_tr = beats_date_median(u, train_rows, horizon_index)
         y_va = beats_date_median(u, valid_rows, horizon_index)
     else:
         y_tr = u.direction[train_rows, horizon_index]
         y_va = u.direction[valid_rows, horizon_index]
-    train = lgb.Dataset(u.context[train_rows], y_tr, feature_name=names)
-    valid = lgb.Dataset(u.context[valid_rows], y_va, reference=train)
+    train = lgb.Dataset(x[train_rows], y_tr, feature_name=names)
+    valid = lgb.Dataset(x[valid_rows], y_va, reference=train)
     booster = lgb.train(
         p,
         train,
@@ -123,5 +125,5 @@ def classical_lgbm(
         valid_sets=[valid],
         callbacks=[lgb.early_stopping(30, verbose=False)],
     )
-    prob = booster.predict(u.context[rows], num_iteration=booster.best_iteration or None)
+    prob = booster.predict(x[rows], num_iteration=booster.best_iteration or None)
     return Forecast(prob, prob, prob > 0.5), booster

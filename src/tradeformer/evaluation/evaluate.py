@@ -20,6 +20,7 @@ import yaml
 from safetensors.numpy import save_file
 
 from tradeformer.config import ExperimentConfig
+from tradeformer.dataset.cross_section import date_codes
 from tradeformer.dataset.universe import make_batch
 from tradeformer.evaluation import ablations as abl
 from tradeformer.evaluation.backtest import run_backtest, sharpe_ci
@@ -31,6 +32,8 @@ from tradeformer.evaluation.baselines import (
     random_forecast,
     sma_crossover,
 )
+from tradeformer.evaluation.cross_section import SCORED as XS_SCORED
+from tradeformer.evaluation.cross_section import baseline_features, evaluate_cross_section
 from tradeformer.evaluation.metrics import (
     bootstrap_ci,
     calibration_table,
@@ -69,6 +72,16 @@ def load_run_config(run_dir: Path) -> ExperimentConfig:
     if not path.exists():
         raise FileNotFoundError(f"{run_dir}: no config.yaml (not a tradeformer run directory)")
     return ExperimentConfig(**yaml.safe_load(path.read_text()))
+
+
+def _threshold(run_dir: Path, cfg: ExperimentConfig) -> float:
+    """The veto threshold the run decided with (chosen for a coverage, or the fixed one)."""
+    path = run_dir / "metrics.json"
+    if path.exists():
+        thr = json.loads(path.read_text()).get("veto", {}).get("threshold")
+        if thr is not None:
+            return float(thr)
+    return float(cfg.veto.threshold)
 
 
 def _sign(x: np.ndarray) -> np.ndarray:
@@ -113,7 +126,7 @@ def evaluate_run(
         raise ValueError(f"{run_dir}: test rows no longer match the data (was the store changed?)")
     H = cfg.ensemble.horizon
     hi = horizons.index(H)
-    thr = cfg.veto.threshold
+    thr = _threshold(run_dir, cfg)
     dates = frame["timestamp"].to_numpy()
     last = cal.folds[-1]
     tr_rows = u.rows_between(last.train_start, last.train_end)
@@ -123,6 +136,7 @@ def evaluate_run(
     # ------------------------------------------------------------ forecasts per horizon
     forecasts: dict[str, dict[str, Forecast]] = {}
     importance = {}
+    full_x = baseline_features(u)
     for j, h in enumerate(horizons):
         fc = {}
         for name in ("timeformer", "tft", "ensemble"):
@@ -138,6 +152,9 @@ def evaluate_run(
         fc["classical_lgbm_xs"], _ = classical_lgbm(
             u, tr_rows, va_rows, rows, j, cfg.seed, cross_sectional=True
         )
+        fc["xs_lgbm_full"], _ = classical_lgbm(
+            u, tr_rows, va_rows, rows, j, cfg.seed, cross_sectional=True, features=full_x
+        )
         importance[h] = dict(
             zip(booster.feature_name(), booster.feature_importance("gain").tolist(), strict=True)
         )
@@ -152,6 +169,17 @@ def evaluate_run(
         for h, fc in forecasts.items()
     }
     log(f"forecast metrics: {time.perf_counter() - t0:.0f} s")
+    xs_scores = {
+        str(h): {
+            **{n: frame[f"{n}_ret_{h}"].to_numpy() for n in XS_SCORED},
+            "classical_lgbm_xs": forecasts[str(h)]["classical_lgbm_xs"].score,
+            "xs_lgbm_full": forecasts[str(h)]["xs_lgbm_full"].score,
+        }
+        for h in horizons
+    }
+    kept_rows = frame["veto_prob"].to_numpy() >= thr
+    cross_section = evaluate_cross_section(frame, xs_scores, kept_rows, H, cost_bps, 1000)
+    log(f"cross-sectional scorecards: {time.perf_counter() - t0:.0f} s")
 
     # ------------------------------------------------------------ the veto
     ens = frame[f"ensemble_ret_{H}"].to_numpy()
@@ -263,6 +291,8 @@ def evaluate_run(
         "survivorship": SURVIVORSHIP,
         "spec": SPEC,
         "forecasts": metrics,
+        "cross_section": cross_section,
+        "target": cfg.target.kind,
         "veto": veto_block,
         "backtests": backtests,
         "classical_lgbm_importance": importance,
@@ -364,7 +394,9 @@ def _ablations(cfg, u, fold, rows, frame, names, H, hi, out, cost_bps, n_boot) -
         )
     for name in names:
         p = abl.retrain_without(cfg, u, fold, name, rows, out / "ablation_models")
-        ens = ensemble_return(p["timeformer"]["ret"][:, hi], p["tft"]["ret"][:, hi], cfg.ensemble)
+        ens = ensemble_return(
+            p["timeformer"]["ret"][:, hi], p["tft"]["ret"][:, hi], cfg.ensemble, date_codes(dates)
+        )
         prob = (
             w["timeformer"] * p["timeformer"]["dir_prob"][:, hi]
             + w["tft"] * p["tft"]["dir_prob"][:, hi]

@@ -16,11 +16,12 @@ import numpy as np
 import pandas as pd
 
 from tradeformer.bundle import Bundle, BundleError, load_bundle
-from tradeformer.config import EnsembleConfig
+from tradeformer.config import EnsembleConfig, NormalizationConfig, TargetConfig
 from tradeformer.data.batch import load_frames
 from tradeformer.data.loading import LoadedBars
 from tradeformer.data.schema import Timeframe
 from tradeformer.data.store import BarStore
+from tradeformer.dataset.cross_section import apply_cross_section, date_codes
 from tradeformer.dataset.universe import assemble_universe
 from tradeformer.features.columns import CLASSICAL_COLUMNS, WARMUP_BARS
 from tradeformer.features.foundation.base import EmbeddingBackend, NoEmbedding
@@ -40,7 +41,14 @@ class Predictor:
         cfg = bundle.manifest["config"]
         self.features = FeatureConfig(**cfg["features"])
         self.ensemble = EnsembleConfig(**cfg["ensemble"])
-        self.threshold = float(cfg["veto"]["threshold"])
+        decision = bundle.manifest.get("decision", {})
+        self.threshold = float(decision.get("threshold", cfg["veto"]["threshold"]))
+        # cross-sectional bundles rank a symbol within the date's cross-section of the
+        # training universe: every prediction computes (or reuses) all of its symbols
+        self.cross_sectional = bool(decision.get("cross_sectional", False))
+        self.universe: list[str] = list(decision.get("universe", []))
+        self.normalization = NormalizationConfig(**cfg.get("normalization", {}))
+        self.target = str(decision.get("target", "raw"))
         self.lookback = bundle.lookback
         self.horizons = bundle.horizons
         self.min_bars = WARMUP_BARS + self.lookback
@@ -91,6 +99,15 @@ class Predictor:
     def predict_bars(self, bars_by_symbol: dict[str, pd.DataFrame]) -> pd.DataFrame:
         """One row per symbol: the decision for the bar after the last given bar."""
         t0 = time.perf_counter()
+        if self.cross_sectional:
+            missing = sorted(set(self.universe) - set(bars_by_symbol))
+            if missing:
+                raise ValueError(
+                    f"this bundle ranks symbols within the cross-section of its "
+                    f"{len(self.universe)}-symbol training universe: send bars of every "
+                    f"universe symbol, or predict from a store (missing {len(missing)}: "
+                    f"{', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''})"
+                )
         loaded = self.validate(bars_by_symbol)
         t_valid = time.perf_counter() - t0
         out = self._predict_validated(loaded.bars, loaded.timeframes)
@@ -107,10 +124,14 @@ class Predictor:
         tf = timeframe or store.default_timeframe()
         if tf not in entries:
             raise KeyError(f"timeframe {tf!r} not in store {store_dir} (has {list(entries)})")
-        syms = symbols or sorted(entries[tf])
+        wanted = symbols or sorted(entries[tf])
+        syms = wanted
+        if self.cross_sectional:  # the whole training universe, the requested ones returned
+            syms = sorted(set(self.universe) | set(wanted))
         missing = sorted(set(syms) - set(entries[tf]))
         if missing:
-            raise KeyError(f"not in store {store_dir} ({tf}): {', '.join(missing)}")
+            why = " (the bundle's training universe)" if self.cross_sectional else ""
+            raise KeyError(f"not in store {store_dir} ({tf}){why}: {', '.join(missing)}")
         # the whole history, as in training: a tail would change the EMA-based columns (a
         # 290-bar tail flips mtf_1M on the last bar of 17 of the 100 daily symbols)
         bars, stamps = {}, {}
@@ -130,6 +151,8 @@ class Predictor:
                 stamps[s] = (*stamps[s], f, stamp)
         t_read = time.perf_counter() - t0
         out = self._predict_validated(bars, {s: tf for s in syms}, intraday, stamps)
+        if self.cross_sectional:
+            out = out.set_index("symbol").loc[list(wanted)].reset_index()
         self.last_timing = {"read": t_read, **self.last_timing}
         self.last_timing["total"] += t_read
         return out
@@ -195,6 +218,10 @@ class Predictor:
             has_embedding=has_emb,
         )
         rows = last
+        if self.cross_sectional:  # the same per-date transforms as training
+            u = apply_cross_section(
+                u, TargetConfig(), self.normalization, embedding_rows=np.flatnonzero(has_emb)
+            )
         if not u.eligible[rows].all():
             bad = [u.symbols[i] for i in np.flatnonzero(~u.eligible[rows])]
             raise ValueError(f"features not available at the last bar of: {', '.join(bad)}")
@@ -204,8 +231,9 @@ class Predictor:
         # the veto sees the raw (unscaled) inputs, as in training
         x = veto_features(u.context[rows], u.embedding[rows], tf_out, tft_out, hi)
         veto = b.veto.predict(x)
+        codes = date_codes(u.timestamps[rows])
         out = decision_columns(
-            tf_out["ret"][:, hi], tft_out["ret"][:, hi], veto, self.ensemble, self.threshold
+            tf_out["ret"][:, hi], tft_out["ret"][:, hi], veto, self.ensemble, self.threshold, codes
         )
         extra: dict[str, np.ndarray] = {}
         for j, h in enumerate(self.horizons):
@@ -216,6 +244,9 @@ class Predictor:
             extra[f"timeformer_prob_up_{h}"] = tf_out["dir_prob"][:, j]
             extra[f"tft_prob_up_{h}"] = tft_out["dir_prob"][:, j]
         extra["attention_entropy"] = tf_out["attn_entropy"]
+        if self.cross_sectional:  # say what the numbers are relative to
+            extra["target"] = np.full(len(rows), self.target)
+            extra["cross_section_size"] = np.bincount(codes)[codes]
         head = {
             "symbol": u.symbols,
             "timestamp": pd.DatetimeIndex(u.timestamps[rows].astype("M8[ns]")),

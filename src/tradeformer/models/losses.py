@@ -50,3 +50,31 @@ class MultiTaskLoss(nn.Module):
     def forward(self, losses: Sequence[torch.Tensor]) -> torch.Tensor:
         s = self.log_vars
         return sum(torch.exp(-s[i]) * loss + s[i] for i, loss in enumerate(losses))
+
+
+def per_group_correlation(
+    pred: torch.Tensor, target: torch.Tensor, group: torch.Tensor, min_size: int = 3
+) -> torch.Tensor:
+    """Mean Pearson correlation of `pred` and `target` (B, H) within each group (a date),
+    over the groups with at least `min_size` labelled members and every column; NaN targets
+    are masked. 0 when no group qualifies. `1 - this` is a differentiable ranking loss."""
+    n_groups = int(group.max()) + 1 if group.numel() else 0
+    mask = (~torch.isnan(target)).to(pred.dtype)
+    y = torch.nan_to_num(target)
+    p = pred * mask
+
+    def per_group(x: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(n_groups, x.shape[1], dtype=x.dtype, device=x.device).index_add_(
+            0, group, x
+        )
+
+    cnt = per_group(mask)
+    safe = cnt.clamp_min(1)
+    pc = (p - (per_group(p) / safe)[group]) * mask
+    yc = (y - (per_group(y * mask) / safe)[group]) * mask
+    cov = per_group(pc * yc)
+    den = torch.sqrt(per_group(pc * pc) * per_group(yc * yc) + 1e-12)
+    valid = cnt >= min_size
+    if not bool(valid.any()):
+        return pred.sum() * 0.0
+    return (cov / den)[valid].mean()

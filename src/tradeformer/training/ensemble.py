@@ -14,7 +14,20 @@ import pandas as pd
 from tradeformer.config import EnsembleConfig
 
 
-def ensemble_return(tf_ret: np.ndarray, tft_ret: np.ndarray, cfg: EnsembleConfig) -> np.ndarray:
+def ensemble_return(
+    tf_ret: np.ndarray,
+    tft_ret: np.ndarray,
+    cfg: EnsembleConfig,
+    codes: np.ndarray | None = None,
+) -> np.ndarray:
+    """The ensemble's score: weighted returns, or (ranks) weighted per-date ranks; `codes`
+    (the rows' date codes) is required for ranks."""
+    if cfg.combine == "ranks":
+        if codes is None:
+            raise ValueError("ensemble.combine = ranks needs the rows' dates")
+        from tradeformer.dataset.cross_section import cs_rank
+
+        tf_ret, tft_ret = cs_rank(tf_ret, codes), cs_rank(tft_ret, codes)
     return cfg.timeformer * tf_ret + cfg.tft * tft_ret + cfg.average * (tf_ret + tft_ret) / 2
 
 
@@ -28,9 +41,10 @@ def decide(
     veto_prob: np.ndarray,
     cfg: EnsembleConfig,
     threshold: float,
+    codes: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The spec's output fields for each row (horizon = cfg.horizon)."""
-    return pd.DataFrame(decision_columns(tf_ret, tft_ret, veto_prob, cfg, threshold))
+    return pd.DataFrame(decision_columns(tf_ret, tft_ret, veto_prob, cfg, threshold, codes))
 
 
 def decision_columns(
@@ -39,9 +53,10 @@ def decision_columns(
     veto_prob: np.ndarray,
     cfg: EnsembleConfig,
     threshold: float,
+    codes: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """`decide` as named arrays (no frame: the serving path builds one frame at the end)."""
-    ens = ensemble_return(tf_ret, tft_ret, cfg)
+    ens = ensemble_return(tf_ret, tft_ret, cfg, codes)
     take = veto_prob >= threshold
     return {
         "action": np.where(take, np.where(ens > 0, "BUY", "SELL"), "HOLD"),

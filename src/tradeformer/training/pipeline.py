@@ -26,6 +26,7 @@ from tradeformer.config import ExperimentConfig
 from tradeformer.data import BarStore, load_bars, sample_path
 from tradeformer.data.schema import TIMESTAMP, Timeframe
 from tradeformer.dataset.calendar import Calendar, make_calendar
+from tradeformer.dataset.cross_section import apply_cross_section, date_codes
 from tradeformer.dataset.table import write_table
 from tradeformer.dataset.universe import Scaler, Universe, load_universe
 from tradeformer.features.columns import WARMUP_BARS
@@ -37,6 +38,7 @@ from tradeformer.training.ensemble import decide, effective_weights, ensemble_re
 from tradeformer.training.metrics import direction_metrics, rank_ic, veto_metrics
 from tradeformer.training.trainer import predict, predict_models, train_model
 from tradeformer.training.veto import (
+    coverage_threshold,
     save_veto,
     train_veto,
     veto_feature_names,
@@ -158,6 +160,13 @@ def prepare_data(
     data_fp = store.fingerprint(tf, symbols)
     if label_hook is not None:
         label_hook(u, calendar)
+    if cfg.target.kind != "raw" or cfg.normalization.cross_sectional:
+        u = apply_cross_section(u, cfg.target, cfg.normalization)
+        log(
+            f"cross-section: target {cfg.target.kind}, context {cfg.normalization.context}, "
+            f"embedding {cfg.normalization.embedding}, market context "
+            f"{'on' if cfg.normalization.market_context else 'off'}"
+        )
     if cfg.write_dataset_table:
         write_table(
             u,
@@ -187,11 +196,17 @@ def fit_fold_models(
     L = cfg.training.lookback
     tr = u.rows_between(fold.train_start, fold.train_end)
     va = u.rows_between(fold.val_start, fold.val_end)
-    scaler = Scaler.fit(u, tr)
+    norm = cfg.normalization
+    scaler = Scaler.fit(u, tr, norm.scaler, norm.clip)
     models, preds = {}, {}
     for name in ("timeformer", "tft"):
         choice = getattr(cfg.models, name)
-        over = dict(choice.overrides, embed_dim=u.embedding.shape[1], lookback=L)
+        over = dict(
+            choice.overrides,
+            embed_dim=u.embedding.shape[1],
+            lookback=L,
+            context_dim=u.context.shape[1],
+        )
         torch.manual_seed(cfg.seed + 1000 * fold.index)  # initial weights: seeded too
         model = build_model(name, choice.preset, **over)
         model, hist = train_model(
@@ -210,7 +225,8 @@ def fit_fold_models(
         models[name] = model
         log(
             f"fold {fold.index} {name}: {len(tr):,} train / {len(va):,} val samples, "
-            f"{len(hist)} epochs, best val loss {min(h['val_loss'] for h in hist):.4f}"
+            f"{len(hist)} epochs, best val loss {min(h['val_loss'] for h in hist):.4f}, "
+            f"best val rank IC {max(h.get('val_rank_ic', float('nan')) for h in hist):.4f}"
         )
     return models, scaler, preds
 
@@ -268,14 +284,17 @@ def run_training(
     oof.to_parquet(run_dir / "oof.parquet", index=False)
 
     # ---------------------------------------------------------------- veto
-    names = veto_feature_names(horizons, u.embedding.shape[1])
+    codes = date_codes(u.timestamps)
+    names = veto_feature_names(horizons, u.embedding.shape[1], u.context_names)
     x_parts, y_parts = [], []
     for _, rows, preds in oof_parts:
         x_parts.append(
             veto_features(u.context[rows], u.embedding[rows], preds["timeformer"], preds["tft"], hi)
         )
         y_parts.append(
-            veto_labels(preds["timeformer"], preds["tft"], u.direction[rows], hi, cfg.ensemble)
+            veto_labels(
+                preds["timeformer"], preds["tft"], u.y_dir[rows], hi, cfg.ensemble, codes[rows]
+            )
         )
     x_tr, y_tr = np.concatenate(x_parts[:-1]), np.concatenate(y_parts[:-1])
     booster = train_veto(x_tr, y_tr, x_parts[-1], y_parts[-1], names, cfg.veto, cfg.seed)
@@ -289,13 +308,15 @@ def run_training(
     )
     test_veto = booster.predict(x_test, num_iteration=booster.best_iteration or None)
     valid_veto = booster.predict(x_parts[-1], num_iteration=booster.best_iteration or None)
+    threshold = coverage_threshold(valid_veto, cfg.veto)
 
     decisions = decide(
         test_preds["timeformer"]["ret"][:, hi],
         test_preds["tft"]["ret"][:, hi],
         test_veto,
         cfg.ensemble,
-        cfg.veto.threshold,
+        threshold,
+        codes[test_rows],
     )
     frame = build_test_frame(u, test_rows, test_preds, decisions, cfg)
     frame.to_parquet(run_dir / "test_predictions.parquet", index=False)
@@ -312,6 +333,7 @@ def run_training(
         hi,
         cfg,
         booster,
+        threshold,
     )
     metrics["train_period"] = train_metrics
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
@@ -333,6 +355,14 @@ def run_training(
         metrics=metrics,
         veto_features=names,
         variable_names=models["tft"].variable_names,
+        decision={
+            "threshold": threshold,
+            "target": cfg.target.kind,
+            "combine": cfg.ensemble.combine,
+            "cross_sectional": _cross_sectional(cfg),
+            "universe": list(data.symbols),
+            "context_columns": list(u.context_names),
+        },
     )
     summary = {
         "run_dir": str(run_dir),
@@ -343,6 +373,15 @@ def run_training(
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     return summary
+
+
+def _cross_sectional(cfg: ExperimentConfig) -> bool:
+    """Whether a prediction needs the date's cross-section of the training universe."""
+    return (
+        cfg.target.kind != "raw"
+        or cfg.normalization.cross_sectional
+        or cfg.ensemble.combine == "ranks"
+    )
 
 
 def next_bar_returns(u: Universe) -> np.ndarray:
@@ -365,13 +404,14 @@ def build_test_frame(
     df.insert(0, "timestamp", pd.DatetimeIndex(u.timestamps[rows].astype("M8[ns]")))
     df["close"] = u.ohlcv[rows, 3]
     w = effective_weights(cfg.ensemble)
+    codes = date_codes(u.timestamps[rows])
     for j, h in enumerate(u.horizons):
         for name, p in preds.items():
             df[f"{name}_ret_{h}"] = p["ret"][:, j]
             df[f"{name}_prob_{h}"] = p["dir_prob"][:, j]
             df[f"{name}_std_{h}"] = p["uncertainty"][:, j]
         df[f"ensemble_ret_{h}"] = ensemble_return(
-            preds["timeformer"]["ret"][:, j], preds["tft"]["ret"][:, j], cfg.ensemble
+            preds["timeformer"]["ret"][:, j], preds["tft"]["ret"][:, j], cfg.ensemble, codes
         )
         df[f"ensemble_prob_{h}"] = (
             w["timeformer"] * preds["timeformer"]["dir_prob"][:, j]
@@ -379,6 +419,9 @@ def build_test_frame(
         )
         df[f"ret_{h}"] = u.ret[rows, j]
         df[f"dir_{h}"] = u.direction[rows, j]
+        if u.target_ret is not None:
+            df[f"target_{h}"] = u.target_ret[rows, j]
+            df[f"target_dir_{h}"] = u.target_dir[rows, j]
     df["next_ret_1"] = next_bar_returns(u)[rows]
     return df
 
@@ -405,24 +448,42 @@ def _oof_frame(u: Universe, parts, horizons) -> pd.DataFrame:
 
 
 def _metrics(
-    u, oof_parts, test_rows, test_preds, test_veto, valid_veto, valid_y, horizons, hi, cfg, booster
+    u,
+    oof_parts,
+    test_rows,
+    test_preds,
+    test_veto,
+    valid_veto,
+    valid_y,
+    horizons,
+    hi,
+    cfg,
+    booster,
+    threshold,
 ) -> dict:
+    """Training-time summary: direction metrics against the target direction, pooled rank
+    IC against the target, for each model and the ensemble (the full, CI-bearing evaluation
+    is `tradeformer evaluate`)."""
+    y_ret, y_dir = u.y_ret, u.y_dir
+
+    def ens_of(preds, rows):
+        p = (preds["timeformer"]["ret"][:, hi], preds["tft"]["ret"][:, hi])
+        return ensemble_return(*p, cfg.ensemble, date_codes(u.timestamps[rows]))
+
     def block(rows, preds) -> dict:
         out = {}
         for name, p in preds.items():
             out[name] = {
                 f"h{h}": {
-                    **direction_metrics(p["dir_prob"][:, j], u.direction[rows, j]),
-                    "rank_ic": rank_ic(p["ret"][:, j], u.ret[rows, j]),
+                    **direction_metrics(p["dir_prob"][:, j], y_dir[rows, j]),
+                    "rank_ic": rank_ic(p["ret"][:, j], y_ret[rows, j]),
                 }
                 for j, h in enumerate(horizons)
             }
-        ens = ensemble_return(
-            preds["timeformer"]["ret"][:, hi], preds["tft"]["ret"][:, hi], cfg.ensemble
-        )
+        ens = ens_of(preds, rows)
         out["ensemble"] = {
-            **direction_metrics((ens > 0).astype(float), u.direction[rows, hi]),
-            "rank_ic": rank_ic(ens, u.ret[rows, hi]),
+            **direction_metrics((ens > 0).astype(float), y_dir[rows, hi]),
+            "rank_ic": rank_ic(ens, y_ret[rows, hi]),
         }
         return out
 
@@ -434,27 +495,22 @@ def _metrics(
     labeled = np.isfinite(u.ret[test_rows, hi])
     trows = test_rows[labeled]
     tpreds = {n: {k: v[labeled] for k, v in p.items()} for n, p in test_preds.items()}
-    ens_test = ensemble_return(
-        tpreds["timeformer"]["ret"][:, hi], tpreds["tft"]["ret"][:, hi], cfg.ensemble
-    )
-    last_rows = oof_parts[-1][1]
-    last = oof_parts[-1][2]
-    ens_last = ensemble_return(
-        last["timeformer"]["ret"][:, hi], last["tft"]["ret"][:, hi], cfg.ensemble
-    )
+    last_rows, last = oof_parts[-1][1], oof_parts[-1][2]
     return {
         "horizon": cfg.ensemble.horizon,
+        "target": cfg.target.kind,
         "oof": block(oof_rows, oof_preds),
         "test": block(trows, tpreds),
         "veto": {
             "best_iteration": int(booster.best_iteration or booster.current_iteration()),
-            "threshold": cfg.veto.threshold,
+            "threshold": threshold,
+            "coverage_target": cfg.veto.coverage,
             "valid_fold_auc": direction_metrics(valid_veto, valid_y)["auc"],
             "valid_fold": veto_metrics(
-                valid_veto >= cfg.veto.threshold, ens_last > 0, u.direction[last_rows, hi]
+                valid_veto >= threshold, ens_of(last, last_rows) > 0, y_dir[last_rows, hi]
             ),
             "test": veto_metrics(
-                test_veto[labeled] >= cfg.veto.threshold, ens_test > 0, u.direction[trows, hi]
+                test_veto[labeled] >= threshold, ens_of(tpreds, trows) > 0, y_dir[trows, hi]
             ),
         },
     }

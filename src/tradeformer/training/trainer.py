@@ -1,9 +1,11 @@
 """One training loop for both deep models (own loop, no framework).
 
 AdamW + OneCycle (the spec's schedule), gradient clipping, early stopping on the validation
-loss, bf16/fp16 autocast on a GPU, deterministic seeds and fixed threads on a CPU, a checkpoint
-per epoch (state dicts, loaded with `weights_only=True`) so an interrupted fold resumes, rich
-progress, and per-epoch metrics in `metrics.csv`/`.json`.
+loss or on its mean per-date rank IC (`select_on`), batches of random rows or of whole dates
+(`batching: dates`, every symbol of k dates, so an optional per-date correlation term can
+score the ranking within each date), bf16/fp16 autocast on a GPU, deterministic seeds and
+fixed threads on a CPU, a checkpoint per epoch (state dicts, loaded with `weights_only=True`)
+so an interrupted fold resumes, rich progress, and per-epoch metrics in `metrics.csv`/`.json`.
 
 Scaling out: with `torchrun --nproc-per-node N`, when `torch.distributed` is initialised the
 model is wrapped in DistributedDataParallel and every rank takes its own `rows[rank::world]`
@@ -20,12 +22,16 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from rich.progress import Progress
 from torch import nn
 
 from tradeformer.config import TrainingConfig
+from tradeformer.dataset.cross_section import date_codes
 from tradeformer.dataset.universe import Scaler, Universe, make_batch
+from tradeformer.evaluation.metrics import DateGroups, per_date_rank_ic
+from tradeformer.models.losses import per_group_correlation
 
 
 def pick_device(name: str) -> str:
@@ -59,6 +65,56 @@ def _subsample(rows: np.ndarray, cap: int | None, rng: np.random.Generator) -> n
     return np.sort(rng.choice(rows, size=cap, replace=False))
 
 
+def _subsample_dates(
+    rows: np.ndarray, codes: np.ndarray, cap: int | None, rng: np.random.Generator
+) -> np.ndarray:
+    """At most about `cap` rows made of whole dates (a cross-section is never cut)."""
+    if cap is None or len(rows) <= cap:
+        return rows
+    groups = DateGroups.of(codes[rows])
+    n_dates = max(1, int(cap / groups.counts.mean()))
+    keep = np.sort(rng.choice(groups.n_dates, size=min(n_dates, groups.n_dates), replace=False))
+    return np.sort(rows[groups.rows(keep)])
+
+
+def epoch_batches(
+    rows: np.ndarray,
+    codes: np.ndarray,
+    cfg: TrainingConfig,
+    rng: np.random.Generator,
+    per_epoch: int,
+) -> list[np.ndarray]:
+    """One epoch's batches: `per_epoch` random rows in batches of `batch_size`, or (dates)
+    whole dates in random order, k = round(batch_size / mean names per date) dates a batch."""
+    if cfg.batching == "random":
+        perm = rng.permutation(rows)[:per_epoch]
+        return [perm[i : i + cfg.batch_size] for i in range(0, len(perm), cfg.batch_size)]
+    groups = DateGroups.of(codes[rows])
+    per_date = groups.counts.mean()
+    k = max(1, round(cfg.batch_size / per_date))
+    n_dates = min(groups.n_dates, max(1, math.ceil(per_epoch / per_date)))
+    order = rng.permutation(groups.n_dates)[:n_dates]
+    return [rows[groups.rows(order[i : i + k])] for i in range(0, n_dates, k)]
+
+
+def _group_ids(codes: np.ndarray, device: str) -> torch.Tensor:
+    return torch.as_tensor(pd.factorize(codes)[0], device=device)
+
+
+def batch_loss(
+    model: nn.Module, net: nn.Module, b: dict, groups: torch.Tensor, cfg: TrainingConfig
+) -> tuple[torch.Tensor, dict, object]:
+    """The model's own loss plus, when `rank_loss_weight` > 0, w * (1 - the mean per-date
+    correlation of its normalised return forecast with the target)."""
+    out = net(b["price"], b["embedding"], b["context"])
+    loss, parts = model.loss(out, b["ret"], b["dir"])
+    if cfg.rank_loss_weight > 0:
+        corr = per_group_correlation(out.ret_norm.float(), b["ret"], groups)
+        loss = loss + cfg.rank_loss_weight * (1.0 - corr)
+        parts = {**parts, "date_corr": corr.detach()}
+    return loss, parts, out
+
+
 @torch.no_grad()
 def evaluate_loss(
     model: nn.Module,
@@ -67,20 +123,38 @@ def evaluate_loss(
     cfg: TrainingConfig,
     scaler: Scaler,
     device: str,
+    codes: np.ndarray | None = None,
 ) -> dict[str, float]:
+    """Validation loss (and its parts) and the mean per-date rank IC of the return forecast
+    against the target, averaged over horizons."""
     model.eval()
+    codes = date_codes(u.timestamps) if codes is None else codes
     sums: dict[str, float] = {}
+    preds = []
     n = 0
     for i in range(0, len(rows), cfg.batch_size):
         r = rows[i : i + cfg.batch_size]
         b = _tensors(make_batch(u, r, cfg.lookback, scaler), device)
         with _autocast(device, cfg.precision):
-            out = model(b["price"], b["embedding"], b["context"])
-            loss, parts = model.loss(out, b["ret"], b["dir"])
+            loss, parts, out = batch_loss(model, model, b, _group_ids(codes[r], device), cfg)
+        preds.append(out.ret.float().cpu().numpy())
         for k, v in {"loss": loss.detach(), **parts}.items():
             sums[k] = sums.get(k, 0.0) + float(v) * len(r)
         n += len(r)
-    return {k: v / max(n, 1) for k, v in sums.items()}
+    res = {k: v / max(n, 1) for k, v in sums.items()}
+    if preds:
+        p, y = np.concatenate(preds), u.y_ret[rows]
+        ics = [per_date_rank_ic(p[:, j], y[:, j], codes[rows]).mean() for j in range(y.shape[1])]
+        res["rank_ic"] = float(np.nanmean(ics)) if np.isfinite(ics).any() else float("nan")
+    return res
+
+
+def _score(val: dict, cfg: TrainingConfig) -> float:
+    """Higher is better: minus the validation loss, or its mean per-date rank IC."""
+    if cfg.select_on == "rank_ic":
+        v = val.get("rank_ic", float("nan"))
+        return float(v) if np.isfinite(v) else -float("inf")
+    return -val["loss"]
 
 
 def train_model(
@@ -105,15 +179,17 @@ def train_model(
     rng = np.random.default_rng(seed)
     rank, world = _dist()
 
-    scale = np.nanstd(u.ret[train_rows], axis=0)
+    scale = np.nanstd(u.y_ret[train_rows], axis=0)
     model.set_return_scale(scale.tolist())
     model.to(device)
     net = model
     if world > 1:  # pragma: no cover - multi-process only
         net = nn.parallel.DistributedDataParallel(model)
 
+    codes = date_codes(u.timestamps)
     per_epoch = min(len(train_rows), cfg.max_samples_per_epoch or len(train_rows))
-    steps_per_epoch = max(1, math.ceil(per_epoch / world / cfg.batch_size))
+    n_batches = len(epoch_batches(train_rows, codes, cfg, np.random.default_rng(0), per_epoch))
+    steps_per_epoch = max(1, math.ceil(n_batches / world))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt,
@@ -122,19 +198,24 @@ def train_model(
         steps_per_epoch=steps_per_epoch,
         pct_start=cfg.pct_start,
     )
-    val_eval = _subsample(val_rows, cfg.max_eval_samples, np.random.default_rng(seed + 1))
+    sub = _subsample_dates if cfg.batching == "dates" or cfg.select_on == "rank_ic" else None
+    eval_rng = np.random.default_rng(seed + 1)
+    if sub is None:
+        val_eval = _subsample(val_rows, cfg.max_eval_samples, eval_rng)
+    else:
+        val_eval = sub(val_rows, codes, cfg.max_eval_samples, eval_rng)
 
     ckpt = out_dir / "checkpoint.pt"
     history: list[dict] = []
-    best, best_loss, start_epoch, bad = None, float("inf"), 0, 0
+    best, best_score, start_epoch, bad = None, -float("inf"), 0, 0
     if ckpt.exists():
         state = torch.load(ckpt, weights_only=True)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
-        start_epoch, best_loss, bad = (
+        start_epoch, best_score, bad = (
             int(state["epoch"]) + 1,
-            float(state["best_loss"]),
+            float(state["best_score"]),
             int(state["bad_epochs"]),
         )
         best = state["best_model"]
@@ -146,18 +227,17 @@ def train_model(
         for epoch in range(start_epoch, cfg.epochs):
             t0 = time.perf_counter()
             model.train()
-            rows = rng.permutation(train_rows)[:per_epoch][rank::world]
+            batches = epoch_batches(train_rows, codes, cfg, rng, per_epoch)[rank::world]
             task = bar.add_task(f"{label} epoch {epoch + 1}/{cfg.epochs}", total=steps_per_epoch)
             total, seen = 0.0, 0
             for i in range(steps_per_epoch):
-                r = rows[i * cfg.batch_size : (i + 1) * cfg.batch_size]
+                r = batches[i] if i < len(batches) else train_rows[:0]
                 if len(r) == 0:
                     sched.step()
                     continue
                 b = _tensors(make_batch(u, r, cfg.lookback, scaler), device)
                 with _autocast(device, cfg.precision):
-                    out = net(b["price"], b["embedding"], b["context"])
-                    loss, _ = model.loss(out, b["ret"], b["dir"])
+                    loss, _, _ = batch_loss(model, net, b, _group_ids(codes[r], device), cfg)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -167,7 +247,7 @@ def train_model(
                 seen += len(r)
                 bar.advance(task)
             bar.remove_task(task)
-            val = evaluate_loss(model, u, val_eval, cfg, scaler, device)
+            val = evaluate_loss(model, u, val_eval, cfg, scaler, device, codes)
             rec = {
                 "epoch": epoch + 1,
                 "train_loss": total / max(seen, 1),
@@ -176,8 +256,9 @@ def train_model(
                 "seconds": time.perf_counter() - t0,
             }
             history.append(rec)
-            if val["loss"] < best_loss - 1e-6:
-                best_loss, bad = val["loss"], 0
+            score = _score(val, cfg)
+            if score > best_score + 1e-6 or best is None:
+                best_score, bad = score, 0
                 best = copy.deepcopy(model.state_dict())
             else:
                 bad += 1
@@ -188,7 +269,7 @@ def train_model(
                     "optimizer": opt.state_dict(),
                     "scheduler": sched.state_dict(),
                     "epoch": epoch,
-                    "best_loss": best_loss,
+                    "best_score": best_score,
                     "bad_epochs": bad,
                     "best_model": best,
                 },

@@ -22,10 +22,12 @@ from tradeformer.training.ensemble import ensemble_return
 PRED_COLUMNS = ("tf_ret", "tft_ret")
 
 
-def veto_feature_names(horizons: tuple[int, ...], emb_dim: int) -> list[str]:
+def veto_feature_names(
+    horizons: tuple[int, ...], emb_dim: int, context_names: tuple[str, ...] = CLASSICAL_COLUMNS
+) -> list[str]:
     preds = [f"{m}_{h}" for m in PRED_COLUMNS for h in horizons]
     unc = ["tf_uncertainty", "tft_uncertainty", "tft_quantile_range", "tf_attention_entropy"]
-    return [*CLASSICAL_COLUMNS, *(f"emb_{i:03d}" for i in range(emb_dim)), *preds, *unc]
+    return [*context_names, *(f"emb_{i:03d}" for i in range(emb_dim)), *preds, *unc]
 
 
 def veto_features(
@@ -47,10 +49,25 @@ def veto_features(
 
 
 def veto_labels(
-    tf: dict, tft: dict, direction: np.ndarray, horizon_index: int, cfg: EnsembleConfig
+    tf: dict,
+    tft: dict,
+    direction: np.ndarray,
+    horizon_index: int,
+    cfg: EnsembleConfig,
+    codes: np.ndarray | None = None,
 ) -> np.ndarray:
-    ens = ensemble_return(tf["ret"][:, horizon_index], tft["ret"][:, horizon_index], cfg)
-    return ((ens > 0) == (direction[:, horizon_index] > 0.5)).astype("float32")
+    """1 where the ensemble's side (score > 0) matches the target direction (up, or above
+    the date's median for cross-sectional targets)."""
+    k = horizon_index
+    ens = ensemble_return(tf["ret"][:, k], tft["ret"][:, k], cfg, codes)
+    return ((ens > 0) == (direction[:, k] > 0.5)).astype("float32")
+
+
+def coverage_threshold(valid_prob: np.ndarray, cfg: VetoConfig) -> float:
+    """The fixed threshold, or the one that keeps `coverage` of the validation rows."""
+    if cfg.coverage is None or not len(valid_prob):
+        return float(cfg.threshold)
+    return float(np.quantile(valid_prob, 1.0 - cfg.coverage))
 
 
 def train_veto(

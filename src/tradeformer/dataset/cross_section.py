@@ -1,0 +1,196 @@
+"""Cross-sectional transforms of a universe: targets, input normalisation, market context.
+
+Every value at date t is mapped using only date t's values of the symbols present at t (the
+rows of that date holding a finite value), never another date's: a per-date rank, z-score,
+mean or median. A symbol whose first bar comes after t is absent at t and changes nothing
+there. Labels use prices after t by definition (never a feature); features and their
+normalisation use nothing after t.
+
+Group statistics are pandas' (cythonised `groupby` rank / mean / std / median), applied in
+column chunks so a 512-D embedding never needs more than a chunk's float64 copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from tradeformer.config import NormalizationConfig, TargetConfig
+from tradeformer.dataset.universe import Universe
+
+MARKET_COLUMNS = ("mkt_ret_1", "mkt_ret_5", "mkt_ret_20", "mkt_dispersion_5", "mkt_vol_20")
+SUMMARY_WINDOWS = (1, 5, 10, 20, 60)
+_CHUNK = 64
+
+
+def date_codes(timestamps: np.ndarray) -> np.ndarray:
+    """(N,) integer code of each row's date (decision timestamp), in time order."""
+    return pd.factorize(np.asarray(timestamps), sort=True)[0]
+
+
+def _by_date(x: np.ndarray, codes: np.ndarray, fn) -> np.ndarray:
+    """Apply `fn(groupby) -> (values, ...)` to (N,) or (N, K) `x` in column chunks."""
+    flat = x.ndim == 1
+    x2 = x[:, None] if flat else x
+    out = np.empty(x2.shape, dtype="float64")
+    for a in range(0, x2.shape[1], _CHUNK):
+        frame = pd.DataFrame(np.asarray(x2[:, a : a + _CHUNK], dtype="float64"))
+        out[:, a : a + _CHUNK] = fn(frame, frame.groupby(codes, sort=False))
+    return out[:, 0] if flat else out
+
+
+def cs_rank(x: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Per-date average rank mapped to [-1, 1]: 2 (rank - 1/2) / n - 1 over the n finite
+    values of the date (symmetric; a date with one name gives 0); NaN stays NaN."""
+
+    def fn(frame, g):
+        r = g.rank(method="average").to_numpy()
+        n = g.transform("count").to_numpy()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return 2.0 * (r - 0.5) / n - 1.0
+
+    return _by_date(x, codes, fn)
+
+
+def cs_zscore(x: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """(x - date mean) / date std (population); 0 where a date's values are all equal."""
+
+    def fn(frame, g):
+        mean = g.transform("mean").to_numpy()
+        std = _std(frame, g)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z = (frame.to_numpy() - mean) / std
+        return np.where(std > 0, z, np.where(np.isnan(frame.to_numpy()), np.nan, 0.0))
+
+    return _by_date(x, codes, fn)
+
+
+def _std(frame: pd.DataFrame, g) -> np.ndarray:
+    n = g.transform("count").to_numpy()
+    sd = g.transform("std").to_numpy()  # ddof=1, cythonised
+    with np.errstate(invalid="ignore"):
+        return np.where(n > 1, sd * np.sqrt(np.maximum(n - 1, 0) / np.maximum(n, 1)), 0.0)
+
+
+def cs_demean(x: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """x minus its date's mean (the excess over the cross-section)."""
+    return _by_date(x, codes, lambda frame, g: frame.to_numpy() - g.transform("mean").to_numpy())
+
+
+def above_date_median(x: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """1.0 where x beats its date's median, 0.0 otherwise, NaN where x is NaN."""
+
+    def fn(frame, g):
+        v = frame.to_numpy()
+        return np.where(np.isnan(v), np.nan, (v > g.transform("median").to_numpy()) * 1.0)
+
+    return _by_date(x, codes, fn)
+
+
+def normalize(x: np.ndarray, codes: np.ndarray, how: str) -> np.ndarray:
+    if how == "none":
+        return x
+    if how == "cs_rank":
+        return cs_rank(x, codes).astype("float32")
+    if how == "cs_zscore":
+        return cs_zscore(x, codes).astype("float32")
+    raise ValueError(f"unknown cross-sectional normalisation {how!r}")
+
+
+# ------------------------------------------------------------------ per-symbol summaries
+def trailing_log_return(close: np.ndarray, offsets: np.ndarray, k: int) -> np.ndarray:
+    """log(close[t] / close[t - k]) within each symbol; NaN for the first k bars of each."""
+    out = np.full(len(close), np.nan)
+    if k < len(close):
+        out[k:] = np.log(close[k:] / close[:-k])
+    pos = np.arange(len(close)) - np.repeat(offsets[:-1], np.diff(offsets))
+    out[pos < k] = np.nan
+    return out
+
+
+def trailing_volatility(close: np.ndarray, offsets: np.ndarray, window: int) -> np.ndarray:
+    """Std of the last `window` one-bar log returns within each symbol (NaN until full)."""
+    r = trailing_log_return(close, offsets, 1)
+    s = pd.Series(r).groupby(np.repeat(np.arange(len(offsets) - 1), np.diff(offsets)))
+    return s.rolling(window, min_periods=window).std(ddof=0).to_numpy()
+
+
+def window_summaries(u: Universe) -> tuple[np.ndarray, list[str]]:
+    """What a price window says in a few numbers, for a tabular model: trailing returns over
+    1/5/10/20/60 bars and 20-bar volatility, each also as its per-date rank."""
+    close = u.ohlcv[:, 3]
+    cols = [trailing_log_return(close, u.offsets, k) for k in SUMMARY_WINDOWS]
+    cols.append(trailing_volatility(close, u.offsets, 20))
+    names = [f"past_ret_{k}" for k in SUMMARY_WINDOWS] + ["past_vol_20"]
+    raw = np.stack(cols, axis=1)
+    ranks = cs_rank(raw, date_codes(u.timestamps))
+    return np.concatenate([raw, ranks], axis=1), names + [f"{n}_cs_rank" for n in names]
+
+
+def market_context(u: Universe, codes: np.ndarray) -> np.ndarray:
+    """(N, 5) `MARKET_COLUMNS`: the date's mean 1/5/20-bar return, the cross-sectional
+    dispersion of 5-bar returns and the mean 20-bar volatility, over the symbols at t."""
+    close = u.ohlcv[:, 3]
+    own = np.stack(
+        [
+            trailing_log_return(close, u.offsets, 1),
+            trailing_log_return(close, u.offsets, 5),
+            trailing_log_return(close, u.offsets, 20),
+            trailing_volatility(close, u.offsets, 20),
+        ],
+        axis=1,
+    )
+    mean = _by_date(own, codes, lambda f, g: g.transform("mean").to_numpy())
+    disp = _by_date(own[:, 1], codes, _std)
+    return np.stack([mean[:, 0], mean[:, 1], mean[:, 2], disp, mean[:, 3]], axis=1)
+
+
+# ------------------------------------------------------------------ the universe
+def cross_sectional_target(
+    ret: np.ndarray, codes: np.ndarray, kind: str
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(target returns, target directions) for `kind`; (None, None) for raw."""
+    if kind == "raw":
+        return None, None
+    direction = above_date_median(ret, codes).astype("float32")
+    if kind == "excess":
+        return cs_demean(ret, codes).astype("float32"), direction
+    if kind == "cs_rank":
+        return cs_rank(ret, codes).astype("float32"), direction
+    raise ValueError(f"unknown target kind {kind!r}")
+
+
+def apply_cross_section(
+    u: Universe,
+    target: TargetConfig,
+    norm: NormalizationConfig,
+    *,
+    embedding_rows: np.ndarray | None = None,
+) -> Universe:
+    """The universe with the configured target and input normalisation. `embedding_rows`
+    (serving) limits the embedding's cross-sections to the rows that hold one."""
+    codes = date_codes(u.timestamps)
+    t_ret, t_dir = cross_sectional_target(u.ret, codes, target.kind)
+    context = normalize(u.context, codes, norm.context)
+    names = list(u.context_names)
+    if norm.market_context:
+        context = np.concatenate([context, market_context(u, codes).astype("float32")], axis=1)
+        names += list(MARKET_COLUMNS)
+    embedding = u.embedding
+    if norm.embedding != "none" and embedding.shape[1]:
+        embedding = embedding.copy()
+        rows = np.arange(len(embedding)) if embedding_rows is None else embedding_rows
+        embedding[rows] = normalize(embedding[rows], codes[rows], norm.embedding)
+    out = replace(
+        u,
+        context=np.ascontiguousarray(context, dtype="float32"),
+        embedding=embedding,
+        target_ret=t_ret,
+        target_dir=t_dir,
+        context_names=tuple(names),
+    )
+    if norm.market_context:  # the first bars of every symbol have no 20-bar history
+        out.eligible = u.eligible & np.isfinite(context).all(axis=1)
+    return out

@@ -1,0 +1,190 @@
+"""Cross-sectional transforms: equal to per-date references, and causal.
+
+Causality on the bundled real bars (a universe of three series, no ../shared needed): every
+per-date transform at date t (context ranks / z-scores, embedding z-scores, market context)
+is bit-identical when every bar after t is altered, and the cross-sectional label at t when
+the bars after t + h are altered; both when a symbol whose first bar comes after t joins.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import rankdata
+
+from tradeformer.config import NormalizationConfig, TargetConfig
+from tradeformer.data import load_sample
+from tradeformer.dataset.cross_section import (
+    MARKET_COLUMNS,
+    above_date_median,
+    apply_cross_section,
+    cs_demean,
+    cs_rank,
+    cs_zscore,
+    date_codes,
+    trailing_log_return,
+)
+from tradeformer.dataset.universe import Scaler, build_universe
+from tradeformer.features.pipeline import FeatureConfig, classical_features
+
+H = (3, 5, 10)
+TARGET = TargetConfig(kind="cs_rank")
+NORM = NormalizationConfig(context="cs_rank", embedding="cs_zscore", market_context=True)
+
+
+def _random_panel(seed=0, n=600, k=3):
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 40, size=n)
+    x = rng.normal(size=(n, k))
+    x[rng.random((n, k)) < 0.1] = np.nan
+    x[codes == 7, 0] = 1.5  # a date whose values are all equal
+    return x, codes
+
+
+def test_cs_rank_matches_scipy_per_date():
+    x, codes = _random_panel()
+    got = cs_rank(x, codes)
+    for d in np.unique(codes):
+        for j in range(x.shape[1]):
+            v = x[codes == d, j]
+            ok = np.isfinite(v)
+            exp = np.full(len(v), np.nan)
+            if ok.any():
+                exp[ok] = 2 * (rankdata(v[ok]) - 0.5) / ok.sum() - 1
+            np.testing.assert_allclose(got[codes == d, j], exp, atol=1e-12)
+    assert np.nanmax(np.abs(got)) < 1
+    assert cs_rank(np.array([3.0]), np.array([0]))[0] == 0.0
+
+
+def test_cs_zscore_demean_and_median_match_numpy_per_date():
+    x, codes = _random_panel(1)
+    z, dm, up = cs_zscore(x, codes), cs_demean(x, codes), above_date_median(x, codes)
+    for d in np.unique(codes):
+        for j in range(x.shape[1]):
+            v = x[codes == d, j]
+            ok = np.isfinite(v)
+            sd = v[ok].std() if ok.any() else np.nan
+            exp = (v - v[ok].mean()) / sd if sd > 0 else np.where(ok, 0.0, np.nan)
+            np.testing.assert_allclose(z[codes == d, j], exp, atol=1e-9)
+            np.testing.assert_allclose(dm[codes == d, j], v - np.nanmean(v), atol=1e-12)
+            med = np.nanmedian(v) if ok.any() else np.nan
+            exp_up = np.where(ok, (v > med) * 1.0, np.nan)
+            np.testing.assert_array_equal(up[codes == d, j], exp_up)
+    assert np.all(z[codes == 7, 0][np.isfinite(x[codes == 7, 0])] == 0)
+
+
+def test_robust_scaler_uses_median_and_iqr():
+    x, _ = _random_panel(2)
+    x = np.nan_to_num(x).astype("float32")
+    u = type("U", (), {"context": x, "embedding": np.zeros((len(x), 0), "float32")})
+    s = Scaler.fit(u, np.arange(len(x)), "robust", clip=3.0)
+    q25, q50, q75 = np.quantile(x, [0.25, 0.5, 0.75], axis=0)
+    np.testing.assert_allclose(s.ctx_mean, q50, rtol=1e-6)
+    np.testing.assert_allclose(s.ctx_std, (q75 - q25) / 1.349 + 1e-6, rtol=1e-5)
+    assert np.abs(s.context(x * 100)).max() <= 3.0
+
+
+# ------------------------------------------------------------------ causality on real bars
+@pytest.fixture(scope="module")
+def sample_bars() -> dict[str, pd.DataFrame]:
+    bars = load_sample().bars
+    return {
+        s: b[(b["timestamp"] >= "2009-01-01") & (b["timestamp"] < "2013-01-01")]
+        for s, b in bars.items()
+    }
+
+
+def _universe(bars: dict[str, pd.DataFrame]):
+    parts = []
+    for s, b in bars.items():
+        b = b.reset_index(drop=True)
+        table, _ = classical_features(b, FeatureConfig(horizons=H), timeframe="1D")
+        close = b["close"].to_numpy()
+        r = np.diff(np.log(close), prepend=np.nan)
+        # a causal stand-in for an embedding: trailing returns and their square
+        emb = np.stack([r, pd.Series(r).rolling(5).mean(), r * r], axis=1).astype("float32")
+        parts.append((s, b, table, emb))
+    u = build_universe(parts, horizons=H, lookback=20)
+    return apply_cross_section(u, TARGET, NORM)
+
+
+def _rows_at_or_before(u, t) -> dict[str, np.ndarray]:
+    cut = np.datetime64(t, "ns").astype("int64")
+    return {
+        s: np.arange(u.offsets[k], u.offsets[k + 1])[
+            u.timestamps[u.offsets[k] : u.offsets[k + 1]] <= cut
+        ]
+        for k, s in enumerate(u.symbols)
+    }
+
+
+def _perturb_after(bars: dict[str, pd.DataFrame], t, seed=0) -> dict[str, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    out = {}
+    for s, b in bars.items():
+        b = b.copy()
+        after = b["timestamp"] > t
+        f = np.exp(np.cumsum(rng.normal(0, 0.03, after.sum())))
+        for c in ("open", "high", "low", "close"):
+            b.loc[after, c] = b.loc[after, c].to_numpy() * f
+        b.loc[after, "volume"] = b.loc[after, "volume"].to_numpy() * rng.uniform(
+            0.2, 5, after.sum()
+        )
+        out[s] = b
+    return out
+
+
+@pytest.mark.parametrize("t", ["2010-06-30", "2011-11-15"])
+def test_inputs_at_t_ignore_every_bar_after_t(sample_bars, t):
+    base, moved = _universe(sample_bars), _universe(_perturb_after(sample_bars, t))
+    assert base.context.shape[1] == 29 + len(MARKET_COLUMNS)
+    ra, rb = _rows_at_or_before(base, t), _rows_at_or_before(moved, t)
+    for s in base.symbols:
+        np.testing.assert_array_equal(base.context[ra[s]], moved.context[rb[s]])
+        np.testing.assert_array_equal(base.embedding[ra[s]], moved.embedding[rb[s]])
+        np.testing.assert_array_equal(base.eligible[ra[s]], moved.eligible[rb[s]])
+    before = np.concatenate(list(ra.values()))
+    later = np.setdiff1d(np.arange(len(base.context)), before)
+    assert len(later) and not np.array_equal(base.context[later], moved.context[later])
+
+
+@pytest.mark.parametrize("t", ["2010-06-30", "2011-11-15"])
+def test_label_at_t_ignores_bars_after_t_plus_h(sample_bars, t):
+    dates = np.sort(next(iter(sample_bars.values()))["timestamp"].unique())
+    i = int(np.searchsorted(dates, np.datetime64(t)))
+    after = pd.Timestamp(dates[i + max(H)])  # the bars after t + 10 bars move
+    base, moved = _universe(sample_bars), _universe(_perturb_after(sample_bars, after))
+    ra, rb = _rows_at_or_before(base, t), _rows_at_or_before(moved, t)
+    for s in base.symbols:
+        np.testing.assert_array_equal(base.target_ret[ra[s]], moved.target_ret[rb[s]])
+        np.testing.assert_array_equal(base.target_dir[ra[s]], moved.target_dir[rb[s]])
+
+
+def test_a_symbol_that_joins_after_t_changes_nothing_at_t(sample_bars):
+    t = "2011-03-31"
+    newcomer = sample_bars["MSFT"].copy()
+    newcomer = newcomer[newcomer["timestamp"] > t]
+    newcomer[["open", "high", "low", "close"]] *= 0.37
+    base = _universe(sample_bars)
+    grown = _universe({**sample_bars, "NEW": newcomer})
+    ra, rb = _rows_at_or_before(base, t), _rows_at_or_before(grown, t)
+    assert len(rb["NEW"]) == 0
+    for s in base.symbols:
+        for name in ("context", "embedding", "target_ret", "target_dir"):
+            np.testing.assert_array_equal(getattr(base, name)[ra[s]], getattr(grown, name)[rb[s]])
+    # after t the newcomer is part of the cross-section
+    t2 = np.datetime64("2012-06-29", "ns").astype("int64")
+    at = lambda u: np.flatnonzero(u.timestamps == t2)  # noqa: E731
+    assert len(at(grown)) == len(at(base)) + 1
+
+
+def test_cross_sectional_target_is_a_per_date_rank_of_the_forward_return(sample_bars):
+    u = _universe(sample_bars)
+    codes = date_codes(u.timestamps)
+    np.testing.assert_array_equal(u.target_ret, cs_rank(u.ret, codes).astype("float32"))
+    lab = np.isfinite(u.ret[:, 0])
+    per_date = pd.Series(u.target_ret[lab, 0]).groupby(codes[lab]).sum()
+    assert np.abs(per_date).max() < 1e-5  # symmetric ranks: mean 0 on every date
+    r1 = trailing_log_return(u.ohlcv[:, 3], u.offsets, 1)
+    assert np.isnan(r1[u.offsets[:-1]]).all()

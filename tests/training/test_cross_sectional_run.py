@@ -1,0 +1,87 @@
+"""The cross-sectional mode end to end on a no-signal universe (generated, no ../shared):
+train -> evaluate reports rank ICs whose intervals include 0; serving from the store equals
+the training run's test predictions on the last date and on an earlier one; raw-bar
+requests without the universe are refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import CROSS_SECTIONAL, iid_bars, tiny_config
+from tradeformer.evaluation import evaluate_run
+from tradeformer.inference import Predictor
+from tradeformer.training.pipeline import run_training
+
+
+@pytest.fixture(scope="module")
+def cs_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cs")
+    source = iid_bars(tmp / "bars", n_symbols=8, seed=3, start="2005-01-03")
+    # ~4.5 test years (1,130 dates): enough blocks for a date bootstrap to mean something
+    cal = {"calendar": {"test_start": "2011-01-01", "n_folds": 2, "val_bars": 250}}
+    cfg = tiny_config(source, tmp, **CROSS_SECTIONAL, **cal)
+    summary = run_training(cfg, progress=False, quiet=True)
+    ev = evaluate_run(summary["run_dir"], n_boot=200, log=lambda *a: None)
+    store = next((tmp / "cache" / "stores").iterdir())
+    return summary, ev, store, source
+
+
+def test_no_signal_universe_gives_rank_ic_intervals_that_include_zero(cs_run):
+    _, ev, _, _ = cs_run
+    xs = ev["cross_section"]["by_horizon"]
+    for h, block in xs.items():
+        for name in ("timeformer", "tft", "ensemble"):
+            lo, hi = block[name]["date_rank_ic_ci"]
+            assert lo < 0 < hi, (h, name, block[name]["date_rank_ic"])
+            assert abs(block[name]["date_rank_ic_nw_t"]) < 3
+    veto = ev["cross_section"]["veto"]
+    assert 0.1 < veto["coverage"] < 0.6  # chosen on validation rows for 30 %
+    assert abs(veto["base_rate_kept"] - 0.5) < 0.1  # above-median share of the kept rows
+
+
+def test_training_records_the_cross_sectional_decision(cs_run):
+    summary, _, _, _ = cs_run
+    manifest = json.loads((Path(summary["bundle"]) / "manifest.json").read_text())
+    d = manifest["decision"]
+    assert d["cross_sectional"] and d["target"] == "cs_rank" and d["combine"] == "ranks"
+    assert len(d["universe"]) == 8 and len(d["context_columns"]) == 34
+    frame = pd.read_parquet(Path(summary["run_dir"]) / "test_predictions.parquet")
+    day = frame.groupby("timestamp")["expected_return"].sum()
+    assert np.abs(day).max() < 1e-6  # ranks combined: mean 0 on every date
+    assert {"target_3", "target_dir_3"} <= set(frame.columns)
+
+
+def test_serving_equals_the_training_runs_test_predictions(cs_run):
+    summary, _, store, source = cs_run
+    pred = Predictor.load(summary["bundle"])
+    expected = pd.read_parquet(Path(summary["run_dir"]) / "test_predictions.parquet")
+    last = expected["timestamp"].max()
+    got = pred.predict_store(store).set_index("symbol")
+    exp = expected[expected["timestamp"] == last].set_index("symbol").loc[got.index]
+    assert (got["timestamp"] == last).all() and (got["cross_section_size"] == 8).all()
+    for col in ("expected_return", "timeformer_ret", "tft_ret", "veto_prob"):
+        np.testing.assert_allclose(got[col], exp[col], rtol=1e-4, atol=1e-6, err_msg=col)
+    assert (got["action"] == exp["action"]).all()
+    one = pred.predict_store(store, ["IID04"]).iloc[0]  # one symbol, ranked in the universe
+    assert one["expected_return"] == pytest.approx(got.loc["IID04", "expected_return"])
+    # an earlier test date: every universe symbol's bars cut there, as raw bars
+    t = expected["timestamp"].drop_duplicates().iloc[40]
+    bars = {p.stem: pd.read_parquet(p) for p in sorted(source.glob("*.parquet"))}
+    cut = {s: b[b["timestamp"] <= t].reset_index(drop=True) for s, b in bars.items()}
+    got_t = pred.predict_bars(cut).set_index("symbol")
+    exp_t = expected[expected["timestamp"] == t].set_index("symbol").loc[got_t.index]
+    np.testing.assert_allclose(got_t["expected_return"], exp_t["expected_return"], atol=1e-6)
+    np.testing.assert_allclose(got_t["veto_prob"], exp_t["veto_prob"], rtol=1e-4, atol=1e-6)
+
+
+def test_raw_bars_without_the_universe_are_refused(cs_run):
+    summary, _, _, source = cs_run
+    pred = Predictor.load(summary["bundle"])
+    bars = pd.read_parquet(source / "IID01.parquet")
+    with pytest.raises(ValueError, match="cross-section of its 8-symbol training universe"):
+        pred.predict_bars({"IID01": bars})

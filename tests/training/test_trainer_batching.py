@@ -1,0 +1,68 @@
+"""Date batches hold whole dates; the per-date correlation loss equals numpy's per group."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from tradeformer.config import TrainingConfig
+from tradeformer.models.losses import per_group_correlation
+from tradeformer.training.trainer import _subsample_dates, epoch_batches
+
+
+def _rows_and_codes(seed=0):
+    rng = np.random.default_rng(seed)
+    codes = np.repeat(np.arange(300), rng.integers(20, 40, size=300))  # ragged cross-sections
+    rows = np.flatnonzero(rng.random(len(codes)) < 0.9)
+    return rows, codes
+
+
+def test_date_batches_are_whole_dates_each_once_per_epoch():
+    rows, codes = _rows_and_codes()
+    cfg = TrainingConfig(batching="dates", batch_size=100)
+    batches = epoch_batches(rows, codes, cfg, np.random.default_rng(1), len(rows))
+    seen = np.concatenate(batches)
+    np.testing.assert_array_equal(np.sort(seen), rows)  # every row once
+    for b in batches:
+        for d in np.unique(codes[b]):  # a date in a batch comes with all its rows
+            assert np.isin(rows[codes[rows] == d], b).all()
+    sizes = [len(np.unique(codes[b])) for b in batches]
+    assert max(sizes) == round(100 / np.bincount(codes[rows])[np.unique(codes[rows])].mean())
+    capped = epoch_batches(rows, codes, cfg, np.random.default_rng(1), 2000)
+    assert 1500 < sum(map(len, capped)) < 2600
+
+
+def test_random_batches_are_unchanged_from_a_plain_permutation():
+    rows, codes = _rows_and_codes()
+    cfg = TrainingConfig(batch_size=64)
+    got = epoch_batches(rows, codes, cfg, np.random.default_rng(5), 1000)
+    perm = np.random.default_rng(5).permutation(rows)[:1000]
+    np.testing.assert_array_equal(np.concatenate(got), perm)
+    assert all(len(b) == 64 for b in got[:-1])
+
+
+def test_date_subsample_never_cuts_a_date():
+    rows, codes = _rows_and_codes(2)
+    sub = _subsample_dates(rows, codes, 1000, np.random.default_rng(0))
+    assert 700 < len(sub) < 1300
+    for d in np.unique(codes[sub]):
+        assert np.isin(rows[codes[rows] == d], sub).all()
+
+
+def test_per_group_correlation_matches_numpy():
+    rng = np.random.default_rng(3)
+    group = rng.integers(0, 6, size=200)
+    pred = rng.normal(size=(200, 2))
+    target = pred * 0.3 + rng.normal(size=(200, 2))
+    target[rng.random((200, 2)) < 0.1] = np.nan
+    target[group == 5] = np.nan  # a group without labels does not count
+    exp = []
+    for g in range(5):
+        for j in range(2):
+            m = (group == g) & np.isfinite(target[:, j])
+            exp.append(np.corrcoef(pred[m, j], target[m, j])[0, 1])
+    got = per_group_correlation(torch.tensor(pred), torch.tensor(target), torch.tensor(group))
+    assert float(got) == np.float64(np.mean(exp)).round(12) or abs(float(got) - np.mean(exp)) < 1e-9
+    p = torch.tensor(pred, requires_grad=True)
+    per_group_correlation(p, torch.tensor(target), torch.tensor(group)).backward()
+    assert torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0
