@@ -97,9 +97,7 @@ def tiny_config(source, tmp, **over) -> ExperimentConfig:
     return ExperimentConfig(**raw)
 
 
-def iid_bars(
-    folder: Path, n_symbols: int = 8, seed: int = 0, start: str = "2009-01-02"
-) -> Path:
+def iid_bars(folder: Path, n_symbols: int = 8, seed: int = 0, start: str = "2009-01-02") -> Path:
     """A no-signal universe: i.i.d. Gaussian log returns with the real daily volatilities,
     high-low ranges and volumes of the bundled sample's series (recycled), on business days
     `start` .. 2015-06. No return is predictable from anything before it."""

@@ -675,10 +675,19 @@ def _evaluate_and_report(
 
 
 def _print_evaluation(ev: dict) -> None:
-    from tradeformer.evaluation.summary import ensemble_table, model_table, sources_table
+    from tradeformer.evaluation.summary import (
+        cross_section_table,
+        ensemble_table,
+        model_table,
+        sources_table,
+        veto_table,
+    )
 
     tables = [("spec vs measured: ensemble (final test period)", ensemble_table(ev))]
     tables.append(("individual models and baselines, same rows", model_table(ev)))
+    if ev.get("cross_section"):
+        tables.append(("cross-sectional signal, same rows", cross_section_table(ev)))
+        tables.append(("the veto as meta-labelling", veto_table(ev)))
     if ev.get("ablations"):
         tables.append(("improvement sources (ablations)", sources_table(ev)))
     for title, (head, rows) in tables:
@@ -786,6 +795,13 @@ def demo(
         _fail(str(e))
         raise
     _print_results(summary["metrics"])
+    if len(loaded.bars) < 20:
+        console.print(
+            f"[yellow]note[/] {len(loaded.bars)} series are too few for the cross-sectional "
+            "mode (ranks within a date need a universe): this demo trains the spec's raw mode. "
+            "For the cross-sectional signal run `tradeformer train --config "
+            "configs/daily100_cs.yaml` (see docs/training.md)."
+        )
     ev, page = _evaluate_and_report(Path(summary["run_dir"]), _ablation_list(ablations), 5.0, 200)
     _print_evaluation(ev)
     console.print(

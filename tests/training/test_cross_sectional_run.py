@@ -85,3 +85,14 @@ def test_raw_bars_without_the_universe_are_refused(cs_run):
     bars = pd.read_parquet(source / "IID01.parquet")
     with pytest.raises(ValueError, match="cross-section of its 8-symbol training universe"):
         pred.predict_bars({"IID01": bars})
+
+
+def test_report_shows_the_cross_sectional_scorecard(cs_run):
+    from tradeformer.evaluation.report import render_report
+
+    summary, ev, _, _ = cs_run
+    page = render_report(summary["run_dir"])
+    md = (page.parent / "summary.md").read_text()
+    assert "Cross-sectional signal" in md and "LightGBM xs (context + market" in md
+    assert "Random veto, same coverage" in md
+    assert f"{ev['cross_section']['by_horizon']['3']['ensemble']['date_rank_ic']:.4f}" in md

@@ -109,8 +109,12 @@ def create_app(
             },
             "calendar": m["calendar"],
             "ensemble": m["config"]["ensemble"],
-            "veto_threshold": m["config"]["veto"]["threshold"],
+            "veto_threshold": predictor.threshold,
             "min_bars": predictor.min_bars,
+            # cross-sectional bundles rank each symbol within its training universe's date
+            "cross_sectional": predictor.cross_sectional,
+            "target": predictor.target,
+            "universe_size": len(predictor.universe),
         }
 
     @app.get("/v1/predict/{symbol}")

@@ -23,10 +23,12 @@ from safetensors.numpy import load_file
 
 from tradeformer.evaluation.summary import (
     backtest_table,
+    cross_section_table,
     ensemble_table,
     markdown,
     model_table,
     sources_table,
+    veto_table,
 )
 from tradeformer.features.columns import CLASSICAL_COLUMNS
 
@@ -360,6 +362,9 @@ def render_report(run_dir: str | Path) -> Path:
         ("Individual models and baselines (same rows)", model_table(ev)),
         ("Backtests (net of costs)", backtest_table(ev)),
     ]
+    if ev.get("cross_section"):
+        tables.append(("Cross-sectional signal (same rows)", cross_section_table(ev)))
+        tables.append(("The veto as meta-labelling (ensemble horizon)", veto_table(ev)))
     if ev.get("ablations"):
         tables.append(("Improvement sources: spec vs measured (ablations)", sources_table(ev)))
     md = [f"# tradeformer report: {run_dir.name}", "", _intro(ev), ""]

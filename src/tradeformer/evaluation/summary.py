@@ -231,3 +231,58 @@ def markdown(head: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def cross_section_table(ev: dict) -> tuple[list[str], list[list[str]]]:
+    """Per-date rank IC (NW t, CI), ICIR and the decile long-short portfolio of every
+    forecast at every horizon, on the same test rows."""
+    xs = ev.get("cross_section")
+    head = [
+        "Horizon",
+        "Forecast",
+        "Per-date rank IC [95% CI]",
+        "NW t",
+        "ICIR",
+        "Decile L/S Sharpe, net [95% CI]",
+        "Turnover / yr",
+    ]
+    if not xs:
+        return head, []
+    rows = []
+    for h, block in xs["by_horizon"].items():
+        for key, s in block.items():
+            rows.append(
+                [
+                    f"{h} bars",
+                    xs["names"].get(key, key),
+                    num(s["date_rank_ic"], 4) + ci(s.get("date_rank_ic_ci"), lambda v: num(v, 4)),
+                    num(s["date_rank_ic_nw_t"]),
+                    num(s["icir"], 3),
+                    num(s["ls_sharpe"]) + ci(s.get("ls_sharpe_ci"), num),
+                    num(s["ls_annual_turnover"], 1) + "x",
+                ]
+            )
+    return head, rows
+
+
+def veto_table(ev: dict) -> tuple[list[str], list[list[str]]]:
+    """The veto as meta-labelling: side accuracy on kept rows vs their base rate and a
+    random veto at the same coverage."""
+    v = (ev.get("cross_section") or {}).get("veto") or {}
+    head = [
+        "Coverage",
+        "Side accuracy, kept [95% CI]",
+        "Kept rows above median",
+        "All rows",
+        "Random veto, same coverage [2.5-97.5%]",
+    ]
+    if "accuracy_kept" not in v:
+        return head, []
+    row = [
+        pct(v["coverage"]) + f" ({v['n_kept']:,} rows)",
+        pct(v["accuracy_kept"]) + ci(v.get("accuracy_kept_ci")),
+        pct(v["base_rate_kept"]),
+        pct(v["accuracy_all"]),
+        pct(v["random_veto_accuracy"]) + ci(v.get("random_veto_range")),
+    ]
+    return head, [row]
