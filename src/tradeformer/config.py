@@ -51,6 +51,16 @@ class CalendarConfig(_Strict):
 class ModelChoice(_Strict):
     preset: str = "small"
     overrides: dict = Field(default_factory=dict)
+    # this model's changes to the `training` section (e.g. a larger `max_samples_per_epoch`
+    # for the faster network), validated as a TrainingConfig
+    training: dict = Field(default_factory=dict)
+
+
+def model_training(base: TrainingConfig, choice: ModelChoice) -> TrainingConfig:
+    """The training section with one model's overrides applied (and validated)."""
+    if not choice.training:
+        return base
+    return TrainingConfig(**{**base.model_dump(), **choice.training})
 
 
 class ModelsConfig(_Strict):
@@ -168,6 +178,12 @@ class ExperimentConfig(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentConfig:
+        for name in ("timeformer", "tft"):
+            try:
+                model_training(self.training, getattr(self.models, name))
+            except ValidationError as e:
+                bad = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
+                raise ValueError(f"models.{name}.training: {bad}") from None
         if self.ensemble.horizon not in self.features.horizons:
             raise ValueError(
                 f"ensemble.horizon {self.ensemble.horizon} is not a label horizon "

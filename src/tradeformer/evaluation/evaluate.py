@@ -312,14 +312,10 @@ def _json(o):
     return str(o)
 
 
-def _variable_name(name: str) -> str:
-    """TFT's generic `context_i` variables are the classical columns, in order."""
-    if (
-        name.startswith("context_")
-        and name[8:].isdigit()
-        and int(name[8:]) < len(CLASSICAL_COLUMNS)
-    ):
-        return CLASSICAL_COLUMNS[int(name[8:])]
+def _variable_name(name: str, columns: tuple[str, ...] = CLASSICAL_COLUMNS) -> str:
+    """TFT's generic `context_i` variables are the run's context columns, in order."""
+    if name.startswith("context_") and name[8:].isdigit() and int(name[8:]) < len(columns):
+        return columns[int(name[8:])]
     return name
 
 
@@ -335,7 +331,7 @@ def _interpretability(run_dir: Path, u, rows: np.ndarray, out: Path, n: int = 51
     o_tft = b.tft.eval()(t["price"], t["embedding"], t["context"])
     o_tf = b.timeformer.eval()(t["price"], t["embedding"], t["context"])
     w = o_tft.var_weights.float().mean(0).numpy()
-    names = [_variable_name(n) for n in b.tft.variable_names]
+    names = [_variable_name(n, u.context_names) for n in b.tft.variable_names]
     pd.DataFrame({"variable": names, "weight": w}).sort_values("weight", ascending=False).to_csv(
         out / "tft_variable_weights.csv", index=False
     )

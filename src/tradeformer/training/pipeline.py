@@ -22,7 +22,7 @@ import yaml
 from rich.console import Console
 
 from tradeformer.bundle import save_bundle, weights_hash
-from tradeformer.config import ExperimentConfig
+from tradeformer.config import ExperimentConfig, model_training
 from tradeformer.data import BarStore, load_bars, sample_path
 from tradeformer.data.schema import TIMESTAMP, Timeframe
 from tradeformer.dataset.calendar import Calendar, make_calendar
@@ -214,7 +214,7 @@ def fit_fold_models(
             u,
             tr,
             va,
-            cfg.training,
+            model_training(cfg.training, choice),
             scaler,
             seed=cfg.seed + 1000 * fold.index,
             out_dir=out_dir / name,
@@ -376,12 +376,9 @@ def run_training(
 
 
 def _cross_sectional(cfg: ExperimentConfig) -> bool:
-    """Whether a prediction needs the date's cross-section of the training universe."""
-    return (
-        cfg.target.kind != "raw"
-        or cfg.normalization.cross_sectional
-        or cfg.ensemble.combine == "ranks"
-    )
+    """Whether a prediction needs the date's cross-section of the training universe (its
+    inputs or its ensemble are per-date transforms; a cross-sectional target alone does not)."""
+    return cfg.normalization.cross_sectional or cfg.ensemble.combine == "ranks"
 
 
 def next_bar_returns(u: Universe) -> np.ndarray:

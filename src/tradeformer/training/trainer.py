@@ -129,6 +129,7 @@ def evaluate_loss(
     against the target, averaged over horizons."""
     model.eval()
     codes = date_codes(u.timestamps) if codes is None else codes
+    rows = rows[np.lexsort((rows, codes[rows]))]  # date-major: batches hold whole dates
     sums: dict[str, float] = {}
     preds = []
     n = 0
