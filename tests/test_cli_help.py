@@ -30,8 +30,11 @@ def _commands() -> list[list[str]]:
 
 
 def _entry_point() -> str:
+    """The installed `tradeformer` script (the package is installed to run the tests)."""
     exe = Path(sys.executable).parent / "tradeformer"
-    return str(exe) if exe.exists() else (shutil.which("tradeformer") or "")
+    found = str(exe) if exe.exists() else shutil.which("tradeformer")
+    assert found, "the tradeformer entry point is not installed (pip install -e .)"
+    return found
 
 
 COMMANDS = _commands()
@@ -44,20 +47,18 @@ def test_every_command_is_listed():
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "tradeformer")
 def test_help_of_every_command(command):
-    exe = _entry_point()
-    if not exe:
-        pytest.skip("the tradeformer entry point is not installed")
-    res = subprocess.run([exe, *command, "--help"], capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [_entry_point(), *command, "--help"], capture_output=True, text=True, timeout=120
+    )
     assert res.returncode == 0, res.stderr
     assert "Usage:" in res.stdout and "Traceback" not in res.stdout + res.stderr
 
 
 def test_mistyped_option_is_one_clear_line():
-    exe = _entry_point()
-    if not exe:
-        pytest.skip("the tradeformer entry point is not installed")
     res = subprocess.run(
-        [exe, "data", "validate", ".", "--polcy", "repair"], capture_output=True, text=True
+        [_entry_point(), "data", "validate", ".", "--polcy", "repair"],
+        capture_output=True,
+        text=True,
     )
     assert res.returncode == 2
     assert "Traceback" not in res.stderr and "--polcy" in res.stderr

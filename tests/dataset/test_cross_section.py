@@ -24,6 +24,7 @@ from tradeformer.dataset.cross_section import (
     cs_zscore,
     date_codes,
     trailing_log_return,
+    window_summaries,
 )
 from tradeformer.dataset.universe import Scaler, build_universe
 from tradeformer.features.pipeline import FeatureConfig, classical_features
@@ -140,10 +141,13 @@ def test_inputs_at_t_ignore_every_bar_after_t(sample_bars, t):
     base, moved = _universe(sample_bars), _universe(_perturb_after(sample_bars, t))
     assert base.context.shape[1] == 29 + len(MARKET_COLUMNS)
     ra, rb = _rows_at_or_before(base, t), _rows_at_or_before(moved, t)
+    sa, sb = window_summaries(base)[0], window_summaries(moved)[0]
     for s in base.symbols:
         np.testing.assert_array_equal(base.context[ra[s]], moved.context[rb[s]])
         np.testing.assert_array_equal(base.embedding[ra[s]], moved.embedding[rb[s]])
         np.testing.assert_array_equal(base.eligible[ra[s]], moved.eligible[rb[s]])
+        # the baselines' price-window summaries (trailing returns, volatility, their ranks)
+        np.testing.assert_array_equal(sa[ra[s]], sb[rb[s]])
     before = np.concatenate(list(ra.values()))
     later = np.setdiff1d(np.arange(len(base.context)), before)
     assert len(later) and not np.array_equal(base.context[later], moved.context[later])

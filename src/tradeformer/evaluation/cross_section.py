@@ -13,6 +13,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from tradeformer.dataset.cross_section import (
+    MARKET_COLUMNS,
+    above_date_median,
+    date_codes,
+    market_context,
+    window_summaries,
+)
 from tradeformer.evaluation.backtest import run_backtest, sharpe_ci
 from tradeformer.evaluation.baselines import cross_sectional_signal
 from tradeformer.evaluation.metrics import per_date_rank_ic, ratio_ci
@@ -157,13 +164,6 @@ XS_NAMES = {
 def baseline_features(u) -> tuple[np.ndarray, list[str]]:
     """What the networks see, as columns a tabular model can use: the (normalised) context
     columns, the market context, and summaries of the price window with their ranks."""
-    from tradeformer.dataset.cross_section import (
-        MARKET_COLUMNS,
-        date_codes,
-        market_context,
-        window_summaries,
-    )
-
     summaries, names = window_summaries(u)
     parts, all_names = [u.context, summaries], [*u.context_names, *names]
     if MARKET_COLUMNS[0] not in u.context_names:
@@ -193,8 +193,6 @@ def evaluate_cross_section(
                 frame, by_name["ensemble"], horizon, cost_bps, keep=kept, n_boot=n_boot
             )
         out[str(h)] = block
-    from tradeformer.dataset.cross_section import above_date_median, date_codes
-
     dates = frame["timestamp"].to_numpy()
     above = above_date_median(frame[f"ret_{horizon}"].to_numpy(), date_codes(dates))
     ens = scores[str(horizon)]["ensemble"]

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from tradeformer.config import EnsembleConfig
+from tradeformer.dataset.cross_section import cs_rank
 
 
 def ensemble_return(
@@ -25,8 +26,6 @@ def ensemble_return(
     if cfg.combine == "ranks":
         if codes is None:
             raise ValueError("ensemble.combine = ranks needs the rows' dates")
-        from tradeformer.dataset.cross_section import cs_rank
-
         tf_ret, tft_ret = cs_rank(tf_ret, codes), cs_rank(tft_ret, codes)
     return cfg.timeformer * tf_ret + cfg.tft * tft_ret + cfg.average * (tf_ret + tft_ret) / 2
 

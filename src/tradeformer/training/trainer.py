@@ -199,12 +199,11 @@ def train_model(
         steps_per_epoch=steps_per_epoch,
         pct_start=cfg.pct_start,
     )
-    sub = _subsample_dates if cfg.batching == "dates" or cfg.select_on == "rank_ic" else None
-    eval_rng = np.random.default_rng(seed + 1)
-    if sub is None:
-        val_eval = _subsample(val_rows, cfg.max_eval_samples, eval_rng)
+    eval_rng = np.random.default_rng(seed + 1)  # rank IC needs whole dates: subsample dates
+    if cfg.batching == "dates" or cfg.select_on == "rank_ic":
+        val_eval = _subsample_dates(val_rows, codes, cfg.max_eval_samples, eval_rng)
     else:
-        val_eval = sub(val_rows, codes, cfg.max_eval_samples, eval_rng)
+        val_eval = _subsample(val_rows, cfg.max_eval_samples, eval_rng)
 
     ckpt = out_dir / "checkpoint.pt"
     history: list[dict] = []
