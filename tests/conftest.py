@@ -20,11 +20,59 @@ def _shared_data() -> Path:
 
 
 SHARED_DATA = _shared_data()
+HAVE_SHARED = (SHARED_DATA / "daily").is_dir()
+
+# Every symbol a test reads by name; without ../shared each is a stand-in (a rotated real
+# bundled series, `tradeformer.data.surrogate`), hourly bars are split from daily ones.
+STAND_IN_DAILY = (
+    "AAPL", "AMD", "CAT", "CCL", "CHTR", "CSCO", "INTC", "JPM", "KO", "MSFT",
+    "NVDA", "PFE", "PG", "TSLA", "WMT", "XOM",
+)  # fmt: skip
+STAND_IN_RECENT = ("AAPL", "AMZN", "GOOGL", "META", "MSFT", "NVDA", "TSLA")
+STAND_IN_HOURLY = (*STAND_IN_RECENT, "AMD", "INTC", "TSM", "SPX500", "NAS100", "US30")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "real_data: needs the full real set in ../shared/data (skipped without it)"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    if HAVE_SHARED:
+        return
+    skip = pytest.mark.skip(reason=f"needs the real data set at {SHARED_DATA}")
+    for item in items:
+        if "real_data" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter):
+    stats = terminalreporter.stats
+    passed = [r for r in stats.get("passed", []) if r.when == "call"]
+    real = sum("real_data" in r.keywords for r in passed)
+    skipped = len(stats.get("skipped", []))
+    terminalreporter.write_line(
+        f"test tiers: {len(passed) - real} self-contained passed, {real} real-data passed, "
+        f"{skipped} skipped; real data {'at ' + str(SHARED_DATA) if HAVE_SHARED else 'absent'}"
+    )
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    if not (SHARED_DATA / "daily").is_dir():
+def shared_data(tmp_path_factory) -> Path:
+    """The real set when present, else a folder of stand-ins laid out the same way."""
+    if HAVE_SHARED:
+        return SHARED_DATA
+    from tradeformer.data.surrogate import write_stand_in_tree
+
+    root = tmp_path_factory.mktemp("stand_in_data")
+    return write_stand_in_tree(root, STAND_IN_DAILY, STAND_IN_RECENT, STAND_IN_HOURLY)
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """The real set itself, for tests of its known quirks or its full size."""
+    if not HAVE_SHARED:
         pytest.skip(f"real test data not found at {SHARED_DATA} (set TRADEFORMER_SHARED_DATA)")
     return SHARED_DATA
 

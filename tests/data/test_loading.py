@@ -119,6 +119,7 @@ def test_bundled_sample_loads_offline():
     assert len(loaded.bars["MSFT"]) == 7983
 
 
+@pytest.mark.real_data
 def test_hundred_symbol_daily_set_loads_fast(shared_data):
     t0 = time.perf_counter()
     loaded = load_bars(shared_data / "daily")

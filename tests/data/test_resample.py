@@ -56,6 +56,7 @@ def test_1h_of_hourly_is_identity_with_short_last_bar(aapl_hourly):
     assert ends.tolist() == ["10:30", "11:30", "12:30", "13:30", "14:30", "15:30", "16:00"]
 
 
+@pytest.mark.real_data
 def test_half_day_bars_end_at_the_early_close(aapl_hourly):
     day = aapl_hourly[aapl_hourly["timestamp"].dt.strftime("%Y-%m-%d") == "2024-11-29"]
     assert len(day) == 3
@@ -86,6 +87,7 @@ def test_hourly_to_daily_matches_real_daily_closes(shared_data):
     assert err.quantile(0.99) < 0.01
 
 
+@pytest.mark.real_data
 def test_weekly_by_hand_on_real_daily(aapl_daily):
     week = resample(aapl_daily, "1W")
     bar = week[week["timestamp"] == pd.Timestamp("2024-08-19")].iloc[0]

@@ -197,6 +197,7 @@ def test_repair_cannot_fix_short_history(aapl_daily, write_parquet):
     assert e.value.issues[0].rule is Rule.TOO_SHORT
 
 
+@pytest.mark.real_data
 def test_zero_volume_is_a_warning_on_real_data(shared_data):
     loaded = load_bars(shared_data / "daily", symbols=["CHTR", "AAPL"])
     warn = [w for w in loaded.report.warnings if w.rule is Rule.ZERO_VOLUME]

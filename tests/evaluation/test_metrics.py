@@ -94,6 +94,7 @@ def test_iid_bootstrap_matches_the_binomial_standard_error():
     assert lo < correct.mean() < hi
 
 
+@pytest.mark.real_data  # stand-ins share no market factor: their same-day rows are independent
 def test_date_blocks_widen_the_interval_when_rows_share_a_date(real):
     """Same-day outcomes are correlated across symbols: resampling rows as if independent
     would be too narrow; resampling dates is what the metrics do."""

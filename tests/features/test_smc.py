@@ -21,7 +21,13 @@ from tradeformer.features.smc import (
 
 @pytest.mark.parametrize(
     ("folder", "symbol"),
-    [("daily", "AAPL"), ("daily", "CCL"), ("daily", "CHTR"), ("hourly", "TSLA")],
+    [
+        ("daily", "AAPL"),
+        ("daily", "CCL"),
+        ("daily", "CHTR"),
+        # stand-in hourly paths are synthetic: their order blocks are not a real market's
+        pytest.param("hourly", "TSLA", marks=pytest.mark.real_data),
+    ],
 )
 def test_matches_bar_by_bar_reference(shared_data, folder, symbol):
     bars = pd.read_parquet(shared_data / folder / f"{symbol}.parquet").iloc[-2500:]

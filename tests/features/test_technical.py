@@ -126,3 +126,17 @@ def test_scale_free(universe):
     a = technical_features(bars).to_numpy()
     b = technical_features(scaled).to_numpy()
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
+
+
+def test_flat_closes_give_mid_band_not_inf(shared_data):
+    """A halted stock (20+ equal closes) has zero-width bands; TA-Lib's rolling mean leaves a
+    rounding residue there, which once made bb_position -inf."""
+    bars = (
+        pd.read_parquet(shared_data / "daily" / "MSFT.parquet").iloc[-300:].reset_index(drop=True)
+    )
+    flat = slice(200, 230)
+    for col in ("open", "high", "low", "close"):
+        bars.loc[flat, col] = 490.780041
+    out = technical_features(bars)
+    assert np.isfinite(out.iloc[40:].to_numpy()).all()
+    assert (out["bb_position"].iloc[219:230] == 0.5).all()

@@ -132,6 +132,7 @@ def technical_arrays(
         signal /= atr
         hist /= atr
         width = upper - lower
+        flat_band = width <= 1e-9 * c  # 20 equal closes, up to TA-Lib's rounding (0/0 or x/eps)
         bb = np.subtract(c, lower, out=lower)
         bb /= width
         np.divide(c, ema_f, out=ema_f)
@@ -144,8 +145,8 @@ def technical_arrays(
     if flat_macd is not None:
         for arr in (macd, signal, hist):
             arr[flat_macd] = 0.0
-    if np.isnan(bb[..., p.bb_period - 1 :]).any():  # 20 equal closes: zero-width bands
-        bb[_nan_after(bb, p.bb_period - 1)] = 0.5
+    if flat_band.any():  # zero-width bands: the close sits in the middle
+        bb[flat_band] = 0.5
     if (v == 0).any():  # only then can a volume sum be 0 (0/0 below)
         obv_trend[_nan_after(obv_trend, lag)] = 0.0
         ratio[_nan_after(ratio, p.volume_avg - 1)] = 1.0
