@@ -103,3 +103,17 @@ def test_demo_runs_on_other_data_with_overrides(tiny_source, tmp_path):
     res = runner.invoke(app, [*args[:4], "--set", "calendar.n_folds=1"])
     assert res.exit_code == 2
     assert "n_folds" in res.output
+
+
+def test_validate_names_the_new_rules_and_takes_as_of(aapl_daily, write_parquet):
+    bad = aapl_daily.copy()
+    bad.loc[len(bad) - 1, "timestamp"] = pd.Timestamp("2055-01-04")
+    folder = write_parquet(bad)
+    res = runner.invoke(app, ["data", "validate", str(folder)])
+    assert res.exit_code == 1
+    assert "AAPL: timestamp_in_the_future at row" in res.output
+    assert "Traceback" not in res.output
+    ok = runner.invoke(app, ["data", "validate", str(folder), "--as-of", "2100-01-01"])
+    assert ok.exit_code == 0, ok.output
+    res = runner.invoke(app, ["data", "validate", str(folder), "--as-of", "yesterday-ish"])
+    assert res.exit_code != 0 and "Traceback" not in res.output

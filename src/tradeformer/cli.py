@@ -128,6 +128,13 @@ MinBarsOpt = Annotated[
 TzOpt = Annotated[
     str, typer.Option("--tz", help="Time zone of intraday timestamps written without one.")
 ]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="Bars stamped after this time are errors (timestamp_in_the_future); default now.",
+    ),
+]
 
 
 def _version(value: bool) -> None:
@@ -192,11 +199,20 @@ def _when(ts: pd.Timestamp) -> str:
     return ts.strftime("%Y-%m-%d %H:%M %Z")
 
 
-def _load(path: Path, policy: str, min_bars: int, adjust: bool, tz: str) -> LoadedBars:
+def _load(
+    path: Path, policy: str, min_bars: int, adjust: bool, tz: str, as_of: str | None = None
+) -> LoadedBars:
     _check_policy(policy)
     try:
+        stamp = pd.Timestamp(as_of) if as_of else None
         return load_bars(
-            path, policy=policy, min_bars=min_bars, adjust=adjust, default_tz=tz, progress=True
+            path,
+            policy=policy,
+            min_bars=min_bars,
+            adjust=adjust,
+            default_tz=tz,
+            progress=True,
+            as_of=stamp,
         )
     except (DataValidationError, FileNotFoundError, ValueError) as e:
         _fail(str(e))
@@ -250,10 +266,11 @@ def data_validate(
     policy: PolicyOpt = "reject",
     min_bars: MinBarsOpt = 120,
     tz: TzOpt = "America/New_York",
+    as_of: AsOfOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Validate bars; exit 1 listing every problem (symbol, row, timestamp, rule)."""
-    loaded = _load(path, policy, min_bars, False, tz)
+    loaded = _load(path, policy, min_bars, False, tz, as_of)
     if as_json:
         rep = loaded.report.to_dict()
         rep["symbols"] = {
@@ -282,9 +299,10 @@ def data_import(
         str, typer.Option("--calendar", help="exchange_calendars name (XNYS, XLON, 24/7...).")
     ] = "XNYS",
     tz: TzOpt = "America/New_York",
+    as_of: AsOfOpt = None,
 ) -> None:
     """Validate bars and write them (plus derived timeframes) into a Parquet store."""
-    loaded = _load(path, policy, min_bars, adjust, tz)
+    loaded = _load(path, policy, min_bars, adjust, tz, as_of)
     _print_report(loaded.report)
     store = _write_store(loaded, out, _timeframes(derive), calendar, str(path))
     counts = store.summary().groupby("timeframe").size().to_dict()

@@ -203,3 +203,83 @@ def test_zero_volume_is_a_warning_on_real_data(shared_data):
     warn = [w for w in loaded.report.warnings if w.rule is Rule.ZERO_VOLUME]
     assert [w.symbol for w in warn] == ["CHTR"]
     assert warn[0].count == 18
+
+
+def test_daily_file_whose_last_rows_are_hourly(aapl_daily, aapl_hourly, write_parquet):
+    """The mixed column is read as intraday; the daily bars are each alone at midnight."""
+    daily = aapl_daily[aapl_daily["timestamp"] < "2023-07-26"].drop(columns="adj_close")
+    hours = aapl_hourly.iloc[:70]
+    naive = hours.assign(
+        timestamp=hours["timestamp"].dt.tz_convert("America/New_York").dt.tz_localize(None)
+    )
+    mixed = pd.concat([daily, naive], ignore_index=True)
+    with pytest.raises(DataValidationError) as e:
+        load_bars(write_parquet(mixed))
+    issue = _only_error(e, Rule.MIXED_TIMEFRAME)
+    assert issue.rows[0] == len(daily)  # the first hourly row
+    assert "date-level bars (one per day, at midnight) mixed with 10 days of intraday" in (
+        issue.message
+    )
+    with pytest.raises(DataValidationError):  # repair does not guess the bar size
+        load_bars(write_parquet(mixed), policy="repair")
+
+
+def test_hourly_csv_with_daily_rows(aapl_hourly, aapl_daily, tmp_path):
+    hours = aapl_hourly.copy()
+    hours["timestamp"] = hours["timestamp"].dt.tz_convert("America/New_York")
+    hours["timestamp"] = hours["timestamp"].dt.strftime("%Y-%m-%d %H:%M")
+    days = aapl_daily[aapl_daily["timestamp"] < "2023-07-01"].tail(30).drop(columns="adj_close")
+    days = days.assign(timestamp=days["timestamp"].dt.strftime("%Y-%m-%d"))
+    (tmp_path / "bars").mkdir()
+    pd.concat([days, hours]).to_csv(tmp_path / "bars" / "AAPL.csv", index=False)
+    with pytest.raises(DataValidationError) as e:
+        load_bars(tmp_path / "bars")
+    issue = next(i for i in e.value.issues if i.rule is Rule.MIXED_TIMEFRAME)
+    assert "30 date-level bars" in issue.message and "first date-level bar" in issue.message
+    assert issue.rows[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("names", "canon"),
+    [(["Close", "close"], "close"), (["Adj Close", "Adj Close"], "adj_close")],
+)
+def test_duplicate_columns_after_alias_mapping(aapl_daily, tmp_path, names, canon):
+    frame = aapl_daily.drop(columns=["close", "adj_close"]).copy()
+    frame.insert(4, "first", aapl_daily[canon])
+    frame.insert(5, "second", aapl_daily[canon] * 1.01)
+    if canon == "adj_close":
+        frame.insert(4, "close", aapl_daily["close"])
+    frame.columns = [{"first": names[0], "second": names[1]}.get(c, c) for c in frame.columns]
+    (tmp_path / "bars").mkdir()
+    frame.to_csv(tmp_path / "bars" / "AAPL.csv", index=False)
+    with pytest.raises(DataValidationError) as e:
+        load_bars(tmp_path / "bars")
+    issue = _only_error(e, Rule.DUPLICATE_COLUMN)
+    assert f"columns {names[0]!r}, {names[1]!r} all map to {canon!r}" in issue.message
+    repaired = load_bars(tmp_path / "bars", policy="repair")
+    np.testing.assert_allclose(repaired.bars["AAPL"][canon], aapl_daily[canon], rtol=1e-9)
+    assert [r.rule for r in repaired.report.repairs] == [Rule.DUPLICATE_COLUMN]
+
+
+def test_bar_stamped_decades_in_the_future(aapl_daily, write_parquet):
+    bad = aapl_daily.copy()
+    bad.loc[len(bad) - 1, "timestamp"] = pd.Timestamp("2055-01-04")
+    with pytest.raises(DataValidationError) as e:
+        load_bars(write_parquet(bad))
+    issue = _only_error(e, Rule.FUTURE_TIMESTAMP)
+    assert issue.rows == (len(bad) - 1,) and "2055-01-04" in issue.message
+    repaired = load_bars(write_parquet(bad), policy="repair")
+    assert len(repaired.bars["AAPL"]) == len(bad) - 1
+    assert {r.rule: r.rows for r in repaired.report.repairs} == {Rule.FUTURE_TIMESTAMP: 1}
+
+
+def test_as_of_time_is_configurable(aapl_daily, aapl_hourly, write_parquet):
+    n_after = int((aapl_daily["timestamp"] > "2020-07-01").sum())  # already 07-01 in UTC+14
+    with pytest.raises(DataValidationError) as e:
+        load_bars(write_parquet(aapl_daily), as_of="2020-06-30 12:00")
+    issue = _only_error(e, Rule.FUTURE_TIMESTAMP)
+    assert issue.count == n_after and "as-of date 2020-07-01" in issue.message  # UTC+14
+    cut = aapl_hourly["timestamp"].iloc[100]
+    with pytest.raises(DataValidationError) as e:
+        load_bars(write_parquet(aapl_hourly), as_of=cut)
+    assert _only_error(e, Rule.FUTURE_TIMESTAMP).rows[0] == 101

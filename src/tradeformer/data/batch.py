@@ -21,15 +21,12 @@ from tradeformer.data.loading import (
     normalize_table,
 )
 from tradeformer.data.schema import OHLCV_COLUMNS, TIMESTAMP, to_ns
-from tradeformer.data.timeframes import (
-    date_level_timeframes,
-    infer_timeframe,
-    mixed_timeframe_issue,
-)
+from tradeformer.data.timeframes import date_level_timeframes, infer_timeframe
 from tradeformer.data.validation import (
     Policy,
     Rule,
     ValidationReport,
+    mixed_timeframe_issue,
     row_masks,
 )
 
@@ -42,13 +39,16 @@ def load_frames(
     min_bars: int = 120,
     adjust: bool = False,
     default_tz: str = "America/New_York",
+    as_of: pd.Timestamp | str | None = None,
 ) -> LoadedBars:
     """`load_bars` for tables already in memory (one per symbol): same rules, same report,
     same errors; vectorised over symbols when their tables share a layout."""
     raws = {
         s: f if isinstance(f.index, pd.RangeIndex) else f.reset_index() for s, f in frames.items()
     }
-    clean = _clean_fast(raws, min_bars=min_bars, default_tz=default_tz) if raws else None
+    clean = (
+        _clean_fast(raws, min_bars=min_bars, default_tz=default_tz, as_of=as_of) if raws else None
+    )
     fast, timeframes = clean if clean is not None else ({}, {})
     slow = [s for s in raws if s not in fast]
     normalised, parse = {}, {}
@@ -64,6 +64,7 @@ def load_frames(
         policy=policy,
         min_bars=min_bars,
         adjust=adjust,
+        as_of=as_of,
     )
     bars, tfs = {}, {}
     for s in raws:
@@ -76,7 +77,11 @@ def load_frames(
 
 
 def _clean_fast(
-    raws: dict[str, pd.DataFrame], *, min_bars: int, default_tz: str
+    raws: dict[str, pd.DataFrame],
+    *,
+    min_bars: int,
+    default_tz: str,
+    as_of: pd.Timestamp | str | None = None,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, str]] | None:
     """The symbols without any finding, normalised, and their bar sizes; None when the tables
     cannot be treated as one (different layouts, a parse issue anywhere)."""
@@ -98,7 +103,7 @@ def _clean_fast(
         return None  # alone, an all-midnight symbol would be read as date-level bars
 
     dirty = lengths < min_bars
-    for rule, (mask, _) in row_masks(df).items():
+    for rule, (mask, _) in row_masks(df, as_of).items():
         if rule is not Rule.DUPLICATE:  # dates repeat across symbols: checked below
             dirty |= np.logical_or.reduceat(mask, starts)
     with np.errstate(invalid="ignore"):

@@ -6,6 +6,7 @@ and only then written. Any failed symbol fails the whole download unless `allow_
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable, Iterable
 
@@ -40,8 +41,57 @@ def yahoo_history(symbol: str, start: str | None, end: str | None, interval: str
     )
 
 
+YAHOO_HOST = ("query2.finance.yahoo.com", 443)
+
+
 class DownloadError(RuntimeError):
     """One or more symbols could not be downloaded."""
+
+
+def unreachable_reason(host: str, port: int, timeout_s: float = 5.0) -> str | None:
+    """Why `host:port` cannot be reached (DNS, timeout, refused, other), or None if it can."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return None
+    except socket.gaierror as e:
+        return f"DNS lookup of {host} failed ({e.strerror or e})"
+    except TimeoutError:
+        return f"connection to {host}:{port} timed out after {timeout_s:g} s"
+    except ConnectionRefusedError:
+        return f"connection to {host}:{port} refused"
+    except OSError as e:
+        return f"cannot connect to {host}:{port} ({e.strerror or e})"
+
+
+def failure_cause(
+    sym: str,
+    error: Exception,
+    *,
+    start: str | None,
+    end: str | None,
+    interval: str,
+    client: HistoryClient,
+    probe: tuple[str, int] | None,
+) -> str:
+    """One line naming why `sym` failed: the source unreachable, an empty date range, or an
+    unknown/delisted symbol (yfinance reports all three as 'possibly delisted')."""
+    reason = unreachable_reason(*probe) if probe else None
+    if reason:
+        return f"source unreachable: {reason}; check the network or proxy"
+    if start or end:
+        try:
+            whole = client(sym, None, None, interval)
+        except Exception:  # any failure here means the symbol has no data
+            whole = None
+        if whole is not None and len(whole):
+            span = ""
+            if isinstance(whole.index, pd.DatetimeIndex):
+                span = f" from {whole.index.min():%Y-%m-%d} to {whole.index.max():%Y-%m-%d}"
+            return (
+                f"no {interval} bars between {start or 'the start'} and {end or 'today'} "
+                f"(empty date range); the symbol has bars{span}"
+            )
+    return f"unknown or delisted symbol (the source returned no bars: {error})"
 
 
 def download_bars(
@@ -58,8 +108,12 @@ def download_bars(
     adjust: bool = False,
     allow_missing: bool = False,
     progress: bool = True,
+    probe: tuple[str, int] | None = YAHOO_HOST,
 ) -> LoadedBars:
-    """Download, normalise and validate bars; raises DownloadError / DataValidationError."""
+    """Download, normalise and validate bars; raises DownloadError / DataValidationError.
+
+    A symbol that fails every retry is diagnosed by `failure_cause` (a TCP probe of `probe`,
+    then the symbol's whole history when a date range was asked for)."""
     if interval not in YAHOO_INTERVALS:
         raise ValueError(f"interval {interval!r} not one of {', '.join(YAHOO_INTERVALS)}")
     syms = [s.strip().upper() for s in symbols if s.strip()]
@@ -83,7 +137,9 @@ def download_bars(
                 if attempt + 1 < retries:
                     time.sleep(backoff_s * 2**attempt)
         else:
-            failures[sym] = f"{type(last).__name__}: {last}"
+            failures[sym] = failure_cause(
+                sym, last, start=start, end=end, interval=interval, client=client, probe=probe
+            )
             continue
         raw = raw.reset_index() if not isinstance(raw.index, pd.RangeIndex) else raw
         src = f"yahoo:{sym}:{interval}"

@@ -79,6 +79,9 @@ def read_table(path: Path) -> pd.DataFrame:
         df = pd.read_parquet(path)
     else:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        header = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0].tolist()
+        if len(header) == df.shape[1]:
+            df.columns = header  # pandas renames a repeated `close` to `close.1`: undo that
     if not isinstance(df.index, pd.RangeIndex):  # e.g. a saved yfinance frame with a Date index
         df = df.reset_index()
     return df
@@ -93,11 +96,22 @@ def symbol_from_path(path: Path) -> str:
 def canonical_columns(raw: pd.DataFrame) -> dict[str, pd.Series]:
     """The recognised columns under their canonical names (first alias wins), in file order."""
     out: dict[str, pd.Series] = {}
-    for col in raw.columns:
+    for k, col in enumerate(raw.columns):
         canon = canonical_column(col)
         if canon and canon not in out:
-            out[canon] = raw[col]
+            out[canon] = raw.iloc[:, k]
     return out
+
+
+def duplicate_columns(raw: pd.DataFrame) -> dict[str, list[str]]:
+    """Canonical names that more than one column maps to (`Close` and `close`, `Adj Close`
+    twice, `Date` and `Datetime`), with those columns in file order."""
+    names: dict[str, list[str]] = {}
+    for col in raw.columns:
+        canon = canonical_column(col)
+        if canon:
+            names.setdefault(canon, []).append(str(col))
+    return {c: cols for c, cols in names.items() if len(cols) > 1}
 
 
 def _all_midnights(ts: pd.Series) -> bool:
@@ -153,9 +167,19 @@ def normalize_table(
 ) -> tuple[pd.DataFrame, list[Issue]]:
     """Canonical columns, parsed timestamps and float prices; issues for unparsable values."""
     cols = canonical_columns(raw)
-    issues: list[Issue] = []
+    issues: list[Issue] = [
+        Issue(
+            symbol,
+            Rule.DUPLICATE_COLUMN,
+            f"columns {', '.join(map(repr, names))} all map to {canon!r} "
+            "(under repair the first is kept)",
+            count=len(names),
+            source=source,
+        )
+        for canon, names in duplicate_columns(raw).items()
+    ]
     if TIMESTAMP not in cols:
-        return pd.DataFrame(cols, index=raw.index), []  # validate_bars reports the missing column
+        return pd.DataFrame(cols, index=raw.index), issues  # validate_bars: missing column
     raw_ts = cols[TIMESTAMP]
     ts, assumed = parse_timestamps(raw_ts, default_tz=default_tz)
     bad = ts.isna().to_numpy() & ~raw_ts.isna().to_numpy()
@@ -207,11 +231,13 @@ def load_bars(
     symbols: Iterable[str] | None = None,
     default_tz: str = "America/New_York",
     progress: bool = False,
+    as_of: pd.Timestamp | str | None = None,
 ) -> LoadedBars:
     """Load, normalise and validate bars for every symbol found at `path`.
 
     `path` is a directory of per-symbol files, one file (per-symbol, or long with a `symbol`
     column), or a list of those. Raises DataValidationError (reject) listing every problem.
+    Bars stamped after `as_of` (default: now) are errors (`timestamp_in_the_future`).
     """
     if policy not in ("reject", "repair"):
         raise ValueError(f"policy must be 'reject' or 'repair', not {policy!r}")
@@ -240,7 +266,14 @@ def load_bars(
         for s in sorted(wanted - {k.upper() for k in frames}):
             report.issues.append(Issue(s, Rule.EMPTY, "symbol not found in the data"))
     return finalize_bars(
-        frames, sources, parse_issues, report, policy=policy, min_bars=min_bars, adjust=adjust
+        frames,
+        sources,
+        parse_issues,
+        report,
+        policy=policy,
+        min_bars=min_bars,
+        adjust=adjust,
+        as_of=as_of,
     )
 
 
@@ -253,17 +286,19 @@ def finalize_bars(
     policy: Policy,
     min_bars: int,
     adjust: bool,
+    as_of: pd.Timestamp | str | None = None,
 ) -> LoadedBars:
     """Validate normalised frames, repair if asked, raise on errors, adjust, infer timeframes."""
     final: dict[str, pd.DataFrame] = {}
     for sym, frame in frames.items():
         parsed = parse_issues.get(sym, [])
-        issues = parsed + _validate(sym, frame, min_bars, sources.get(sym, ""), parsed)
+        src = sources.get(sym, "")
+        issues = parsed + _validate(sym, frame, min_bars, src, parsed, as_of)
         if policy == "repair" and any(i.severity == "error" for i in issues):
-            frame, repairs = repair_bars(sym, frame, issues)
+            frame, repairs = repair_bars(sym, frame, issues, as_of)
             report.repairs.extend(repairs)
             issues = [i for i in parsed if i.severity == "warning"]
-            issues += validate_bars(sym, frame, min_bars=min_bars, source=sources.get(sym, ""))
+            issues += validate_bars(sym, frame, min_bars=min_bars, source=src, as_of=as_of)
         report.issues.extend(issues)
         final[sym] = frame
     if report.errors:
@@ -279,10 +314,15 @@ def finalize_bars(
 
 
 def _validate(
-    sym: str, frame: pd.DataFrame, min_bars: int, source: str, parsed: list[Issue]
+    sym: str,
+    frame: pd.DataFrame,
+    min_bars: int,
+    source: str,
+    parsed: list[Issue],
+    as_of: pd.Timestamp | str | None,
 ) -> list[Issue]:
     """validate_bars, minus the NaT rows that normalize_table already reported verbatim."""
-    issues = validate_bars(sym, frame, min_bars=min_bars, source=source)
+    issues = validate_bars(sym, frame, min_bars=min_bars, source=source, as_of=as_of)
     if any(i.rule is Rule.UNPARSABLE_TIMESTAMP for i in parsed):
         issues = [i for i in issues if i.rule is not Rule.UNPARSABLE_TIMESTAMP]
     return issues

@@ -77,7 +77,7 @@ def _positive(volume: pd.Series) -> np.ndarray:
 
 
 def _dividend_factor(sessions: pd.DatetimeIndex, quarterly_yield: float = 0.005) -> np.ndarray:
-    """Back-adjustment factor for a dividend of `quarterly_yield` on each quarter's first session."""
+    """Back-adjustment factor of a `quarterly_yield` dividend paid each quarter's first session."""
     quarter = sessions.year * 4 + (sessions.month - 1) // 3
     ex_date = np.r_[False, np.diff(quarter) != 0]
     later = ex_date[::-1].cumsum()[::-1] - ex_date

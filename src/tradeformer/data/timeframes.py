@@ -1,4 +1,4 @@
-"""Infer the bar size of a timestamp column and detect files that mix bar sizes."""
+"""Infer the bar size of a timestamp column (the mixed-size check is in `validation`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pandas as pd
 
 from tradeformer.data.schema import Timeframe, to_ns
 
-_DAY_NS = 86_400 * 10**9
+DAY_NS = 86_400 * 10**9
 _MIN_NS = 60 * 10**9
 # calendar-day gaps between consecutive date-level bars, per class
 _DATE_CLASSES: dict[Timeframe, tuple[int, int]] = {
@@ -24,14 +24,14 @@ def is_intraday(ts: pd.Series) -> bool:
     return isinstance(ts.dtype, pd.DatetimeTZDtype)
 
 
-def _date_class(days: np.ndarray) -> np.ndarray:
+def date_class(days: np.ndarray) -> np.ndarray:
     out = np.full(days.shape, "", dtype=object)
     for tf, (lo, hi) in _DATE_CLASSES.items():
         out[(days >= lo) & (days <= hi)] = tf.value
     return out
 
 
-def _session_min_steps(ts: pd.Series, tz: str) -> tuple[np.ndarray, np.ndarray]:
+def session_min_steps(ts: pd.Series, tz: str) -> tuple[np.ndarray, np.ndarray]:
     """Per local day: the smallest step between bars (minutes), and all within-day steps."""
     local = ts.dt.tz_convert(tz)
     day = to_ns(local.dt.tz_localize(None).dt.normalize())
@@ -51,7 +51,7 @@ def infer_timeframe(ts: pd.Series, tz: str = LOCAL_TZ) -> str:
     if len(ts) < 2:
         return Timeframe.D1.value if not is_intraday(ts) else "unknown"
     if is_intraday(ts):
-        mins, steps = _session_min_steps(ts, tz)
+        mins, steps = session_min_steps(ts, tz)
         if mins.size == 0:
             steps = np.diff(to_ns(ts)) // _MIN_NS
             mins = steps
@@ -60,55 +60,10 @@ def infer_timeframe(ts: pd.Series, tz: str = LOCAL_TZ) -> str:
             if tf.is_intraday and tf.minutes == base:
                 return tf.value
         return f"{base}min"
-    days = np.diff(to_ns(ts)) // _DAY_NS
-    classes = pd.Series(_date_class(days))
+    days = np.diff(to_ns(ts)) // DAY_NS
+    classes = pd.Series(date_class(days))
     classes = classes[classes != ""]
     return classes.mode().iloc[0] if len(classes) else Timeframe.D1.value
-
-
-def mixed_timeframe_issue(symbol: str, ts: pd.Series, *, source: str = "", tz: str = LOCAL_TZ):
-    """An Issue if the (sorted, valid) timestamps mix bar sizes, else None."""
-    from tradeformer.data.validation import Issue, Rule
-
-    if len(ts) < 3:
-        return None
-    if is_intraday(ts):
-        mins, steps = _session_min_steps(ts, tz)
-        if mins.size == 0:
-            return None
-        base = int(pd.Series(mins).mode().iloc[0])
-        off_grid = int(((steps % base) != 0).sum()) if base > 0 else 0
-        other = int((mins != base).sum())
-        if off_grid > 0 or other > max(2, MIXED_SHARE * mins.size):
-            return Issue(
-                symbol,
-                Rule.MIXED_TIMEFRAME,
-                f"intraday steps are not one bar size: main step {base} min, "
-                f"{off_grid} step(s) off that grid, {other} of {mins.size} days with another "
-                f"smallest step (e.g. {sorted(set(mins.tolist()) - {base})[:3]} min)",
-                count=off_grid + other,
-                source=source,
-            )
-        return None
-    days = np.diff(to_ns(ts)) // _DAY_NS
-    classes = pd.Series(_date_class(days))
-    classes = classes[classes != ""]
-    if classes.empty:
-        return None
-    counts = classes.value_counts()
-    main = counts.index[0]
-    minor = counts.iloc[1:]
-    minor = minor[minor > max(2, MIXED_SHARE * len(classes))]
-    if len(minor):
-        parts = ", ".join(f"{k}: {int(v)} gaps" for k, v in minor.items())
-        return Issue(
-            symbol,
-            Rule.MIXED_TIMEFRAME,
-            f"bar spacing mixes {main} ({int(counts.iloc[0])} gaps) with {parts}",
-            count=int(minor.sum()),
-            source=source,
-        )
-    return None
 
 
 def date_level_timeframes(ts_ns: np.ndarray, lengths: np.ndarray) -> list[str | None]:
@@ -116,7 +71,7 @@ def date_level_timeframes(ts_ns: np.ndarray, lengths: np.ndarray) -> list[str | 
     within each symbol): the bar size where every classified gap of the symbol has one class
     (then `mixed_timeframe_issue` has nothing to report either), None where they mix."""
     starts = np.r_[0, np.cumsum(lengths)[:-1]]
-    days = np.r_[0, np.diff(ts_ns)] // _DAY_NS
+    days = np.r_[0, np.diff(ts_ns)] // DAY_NS
     inside = np.ones(len(ts_ns), dtype=bool)
     inside[starts] = False  # a symbol's first bar has no gap
     present = []

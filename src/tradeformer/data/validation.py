@@ -14,6 +14,14 @@ import numpy as np
 import pandas as pd
 
 from tradeformer.data.schema import OHLCV_COLUMNS, PRICE_COLUMNS, TIMESTAMP, to_ns
+from tradeformer.data.timeframes import (
+    DAY_NS,
+    LOCAL_TZ,
+    MIXED_SHARE,
+    date_class,
+    is_intraday,
+    session_min_steps,
+)
 
 Policy = Literal["reject", "repair"]
 MAX_EXAMPLES = 5
@@ -33,6 +41,8 @@ class Rule(StrEnum):
     NEGATIVE_VOLUME = "negative_volume"
     TOO_SHORT = "history_shorter_than_lookback"
     MIXED_TIMEFRAME = "mixed_timeframes"
+    FUTURE_TIMESTAMP = "timestamp_in_the_future"
+    DUPLICATE_COLUMN = "duplicate_column"
     ZERO_VOLUME = "zero_volume"  # warning
     ASSUMED_TIMEZONE = "naive_intraday_timezone_assumed"  # warning
     EMPTY = "empty"
@@ -48,6 +58,7 @@ ROW_RULES: frozenset[Rule] = frozenset(
         Rule.HIGH_BELOW_OPEN_CLOSE,
         Rule.LOW_ABOVE_OPEN_CLOSE,
         Rule.NEGATIVE_VOLUME,
+        Rule.FUTURE_TIMESTAMP,
     }
 )
 WARNING_RULES: frozenset[Rule] = frozenset(
@@ -158,7 +169,28 @@ def _row_issue(
     )
 
 
-def row_masks(frame: pd.DataFrame) -> dict[Rule, tuple[np.ndarray, str]]:
+# A date-level bar is in the future once its date has not begun anywhere on Earth (UTC+14).
+LATEST_ZONE = pd.Timedelta(hours=14)
+
+
+def future_mask(ts: pd.Series, as_of: pd.Timestamp | None = None) -> tuple[np.ndarray, str]:
+    """Rows stamped after `as_of` (default: now). Intraday bars compare their start (UTC);
+    date-level bars their date with the as-of date in the latest time zone."""
+    now = pd.Timestamp.now(tz="UTC") if as_of is None else pd.Timestamp(as_of)
+    now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
+    if isinstance(ts.dtype, pd.DatetimeTZDtype):
+        limit, what = now, f"bar starts after the as-of time {now:%Y-%m-%d %H:%M} UTC"
+    else:
+        limit = (now + LATEST_ZONE).tz_localize(None).normalize()
+        what = f"bar dated after the as-of date {limit:%Y-%m-%d}"
+    with np.errstate(invalid="ignore"):
+        mask = (ts > limit).to_numpy(dtype=bool, na_value=False)
+    return mask, f"{what} (bars cannot come from the future)"
+
+
+def row_masks(
+    frame: pd.DataFrame, as_of: pd.Timestamp | None = None
+) -> dict[Rule, tuple[np.ndarray, str]]:
     """Boolean masks of offending rows for each row-level rule, with a detail message."""
     ts = frame[TIMESTAMP]
     out: dict[Rule, tuple[np.ndarray, str]] = {}
@@ -166,6 +198,7 @@ def row_masks(frame: pd.DataFrame) -> dict[Rule, tuple[np.ndarray, str]]:
     out[Rule.UNPARSABLE_TIMESTAMP] = (nat, "timestamp could not be parsed")
     dup = (ts.duplicated(keep="first") & ~ts.isna()).to_numpy()
     out[Rule.DUPLICATE] = (dup, "timestamp appears more than once (first kept under repair)")
+    out[Rule.FUTURE_TIMESTAMP] = future_mask(ts, as_of)
 
     vals = {c: frame[c].to_numpy(dtype="float64", na_value=np.nan) for c in OHLCV_COLUMNS}
     if "adj_close" in frame.columns:
@@ -220,10 +253,9 @@ def validate_bars(
     min_bars: int = 120,
     source: str = "",
     check_timeframe: bool = True,
+    as_of: pd.Timestamp | None = None,
 ) -> list[Issue]:
     """All issues of one symbol's normalised bars (canonical columns, parsed timestamps)."""
-    from tradeformer.data.timeframes import mixed_timeframe_issue
-
     missing = [c for c in (TIMESTAMP, *OHLCV_COLUMNS) if c not in frame.columns]
     if missing:
         return [
@@ -239,7 +271,7 @@ def validate_bars(
 
     ts = frame[TIMESTAMP]
     issues: list[Issue] = []
-    masks = row_masks(frame)
+    masks = row_masks(frame, as_of)
     for rule, (mask, detail) in masks.items():
         if mask.any():
             issue = _row_issue(
@@ -279,17 +311,105 @@ def validate_bars(
     return issues
 
 
+def mixed_timeframe_issue(
+    symbol: str, ts: pd.Series, *, source: str = "", tz: str = LOCAL_TZ
+) -> Issue | None:
+    """An Issue if the (sorted, valid) timestamps mix bar sizes, else None."""
+    if len(ts) < 3:
+        return None
+    if is_intraday(ts):
+        return _date_bars_among_intraday(symbol, ts, source, tz) or _mixed_intraday(
+            symbol, ts, source, tz
+        )
+    return _mixed_date_level(symbol, ts, source)
+
+
+def _date_bars_among_intraday(symbol: str, ts: pd.Series, source: str, tz: str) -> Issue | None:
+    """Date-level bars (alone on their local day, at midnight) next to days of intraday bars:
+    a daily file whose last rows are hourly (a mixed column is read as intraday) or the reverse."""
+    wall = to_ns(ts.dt.tz_convert(tz).dt.tz_localize(None))
+    day = wall - wall % DAY_NS
+    counts = np.unique(day, return_counts=True)[1]
+    per_row = np.repeat(counts, counts)  # sorted timestamps: days are contiguous
+    lone = (per_row == 1) & (wall == day)
+    n_lone, n_intraday = int(lone.sum()), int((counts > 1).sum())
+    if n_lone <= 2 or n_intraday == 0:
+        return None
+    minority = (per_row > 1) if n_lone >= n_intraday else lone
+    rows = np.flatnonzero(minority)
+    kind = "intraday" if n_lone >= n_intraday else "date-level"
+    return Issue(
+        symbol,
+        Rule.MIXED_TIMEFRAME,
+        f"{n_lone} date-level bars (one per day, at midnight) mixed with {n_intraday} days of "
+        f"intraday bars; first {kind} bar shown",
+        count=int(rows.size),
+        rows=tuple(int(ts.index[r]) for r in rows[:MAX_EXAMPLES]),
+        timestamps=tuple(str(ts.iloc[r]) for r in rows[:MAX_EXAMPLES]),
+        source=source,
+    )
+
+
+def _mixed_intraday(symbol: str, ts: pd.Series, source: str, tz: str) -> Issue | None:
+    mins, steps = session_min_steps(ts, tz)
+    if mins.size == 0:
+        return None
+    base = int(pd.Series(mins).mode().iloc[0])
+    off_grid = int(((steps % base) != 0).sum()) if base > 0 else 0
+    other = int((mins != base).sum())
+    if off_grid == 0 and other <= max(2, MIXED_SHARE * mins.size):
+        return None
+    return Issue(
+        symbol,
+        Rule.MIXED_TIMEFRAME,
+        f"intraday steps are not one bar size: main step {base} min, "
+        f"{off_grid} step(s) off that grid, {other} of {mins.size} days with another "
+        f"smallest step (e.g. {sorted(set(mins.tolist()) - {base})[:3]} min)",
+        count=off_grid + other,
+        source=source,
+    )
+
+
+def _mixed_date_level(symbol: str, ts: pd.Series, source: str) -> Issue | None:
+    classes = pd.Series(date_class(np.diff(to_ns(ts)) // DAY_NS))
+    known = classes[classes != ""]
+    if known.empty:
+        return None
+    counts = known.value_counts()
+    main = counts.index[0]
+    minor = counts.iloc[1:]
+    minor = minor[minor > max(2, MIXED_SHARE * len(known))]
+    if not len(minor):
+        return None
+    parts = ", ".join(f"{k}: {int(v)} gaps" for k, v in minor.items())
+    rows = np.flatnonzero(classes.isin(minor.index).to_numpy()) + 1  # the bar after the gap
+    return Issue(
+        symbol,
+        Rule.MIXED_TIMEFRAME,
+        f"bar spacing mixes {main} ({int(counts.iloc[0])} gaps) with {parts}",
+        count=int(minor.sum()),
+        rows=tuple(int(ts.index[r]) for r in rows[:MAX_EXAMPLES]),
+        timestamps=tuple(str(ts.iloc[r]) for r in rows[:MAX_EXAMPLES]),
+        source=source,
+    )
+
+
 def repair_bars(
-    symbol: str, frame: pd.DataFrame, issues: list[Issue]
+    symbol: str, frame: pd.DataFrame, issues: list[Issue], as_of: pd.Timestamp | None = None
 ) -> tuple[pd.DataFrame, list[Repair]]:
-    """Drop rows breaking row-level rules and sort; return the repaired frame and the record."""
-    repairs: list[Repair] = []
+    """Drop rows breaking row-level rules and sort; return the repaired frame and the record.
+    Of duplicated columns the first (file order) was kept when the table was normalised."""
+    repairs: list[Repair] = [
+        Repair(symbol, Rule.DUPLICATE_COLUMN, f"kept the first of {i.detail.split(':')[0]}", 0)
+        for i in issues
+        if i.rule is Rule.DUPLICATE_COLUMN
+    ]
     rules = {i.rule for i in issues}
     if Rule.UNSORTED in rules:
         frame = frame.sort_values(TIMESTAMP, kind="stable", na_position="last")
         frame = frame.reset_index(drop=True)
         repairs.append(Repair(symbol, Rule.UNSORTED, "sorted by timestamp", len(frame)))
-    masks = row_masks(frame)
+    masks = row_masks(frame, as_of)
     drop = np.zeros(len(frame), dtype=bool)
     for rule in ROW_RULES & rules:
         mask = masks[rule][0] & ~drop
