@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tradeformer import __version__
+from tradeformer.api import API_KEY_ENV
 from tradeformer.data.loading import LoadedBars, load_bars
 from tradeformer.data.resample import resample
 from tradeformer.data.schema import Timeframe
@@ -219,6 +221,27 @@ def _load(
         raise  # unreachable
 
 
+DataOpt = Annotated[
+    Path,
+    typer.Option(
+        "--data",
+        help="A bar store, or a CSV/Parquet file or folder of bars (validated and imported "
+        "once into .tradeformer_cache/stores/).",
+    ),
+]
+
+
+def _store(data: Path) -> Path:
+    """The store behind a --data argument (every command takes the same things)."""
+    from tradeformer.data.sources import resolve_store
+
+    try:
+        return resolve_store(data, progress=True).root
+    except (DataValidationError, FileNotFoundError, ValueError) as e:
+        _fail(f"--data {data}: {e}")
+        raise
+
+
 def _timeframes(text: str) -> list[str]:
     try:
         return [Timeframe.parse(t).value for t in text.split(",") if t.strip()]
@@ -370,7 +393,7 @@ def data_info(
 
 @features_app.command("build")
 def features_build(
-    data: Annotated[Path, typer.Option("--data", help="Bar store (tradeformer data import).")],
+    data: DataOpt,
     out: Annotated[Path, typer.Option("--out", help="Output directory for feature tables.")],
     timeframe: Annotated[
         str | None, typer.Option(help="Bars to compute on (default: the store's base).")
@@ -396,7 +419,7 @@ def features_build(
             use_intraday=intraday,
         )
         sym_list = [s.strip() for s in symbols.split(",")] if symbols else None
-        m = build_features(data, out, cfg, symbols=sym_list, workers=workers)
+        m = build_features(_store(data), out, cfg, symbols=sym_list, workers=workers)
     except (ValidationError, ValueError, KeyError, FileNotFoundError) as e:
         _fail(str(e))
         raise
@@ -419,7 +442,7 @@ def features_build(
 
 @features_app.command("embed")
 def features_embed(
-    data: Annotated[Path, typer.Option("--data", help="Bar store (tradeformer data import).")],
+    data: DataOpt,
     backend: Annotated[str, typer.Option(help="local | chronos | kronos | none")] = "local",
     out: Annotated[Path, typer.Option("--out", help="Embedding cache directory.")] = Path(
         "embeddings"
@@ -447,7 +470,7 @@ def features_embed(
         _fail(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}", 2)
     try:
         m = build_embeddings(
-            data,
+            _store(data),
             out,
             backend,
             timeframe=timeframe,
@@ -554,7 +577,7 @@ def train(
 @app.command("predict")
 def predict_cmd(
     bundle: Annotated[Path, typer.Option("--bundle", help="Bundle directory (runs/<id>/bundle).")],
-    data: Annotated[Path, typer.Option("--data", help="Bar store with the symbols' bars.")],
+    data: DataOpt,
     symbols: Annotated[list[str] | None, typer.Argument(help="Symbols (default: all).")] = None,
     out: Annotated[Path | None, typer.Option(help="Also write .csv or .parquet.")] = None,
 ) -> None:
@@ -564,7 +587,7 @@ def predict_cmd(
 
     try:
         pred = Predictor.load(bundle)
-        table = pred.predict_store(data, symbols or None)
+        table = pred.predict_store(_store(data), symbols or None)
     except (BundleError, KeyError, ValueError, FileNotFoundError) as e:
         _fail(str(e))
         raise
@@ -605,9 +628,16 @@ def predict_cmd(
 def serve(
     bundle: Annotated[Path, typer.Option("--bundle", help="Bundle directory.")],
     data: Annotated[
-        Path | None, typer.Option("--data", help="Bar store for GET /v1/predict/{symbol}.")
+        Path | None,
+        typer.Option(
+            "--data",
+            help="Bars for GET /v1/predict/{symbol}: a store, or a file/folder of bars "
+            "(imported into .tradeformer_cache/stores/ at start-up).",
+        ),
     ] = None,
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = (
+        "127.0.0.1"
+    ),
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     max_batch: Annotated[
         int,
@@ -618,19 +648,52 @@ def serve(
             "prediction (1: each on its own, bit-for-bit the single-call numbers).",
         ),
     ] = 32,
+    max_queue: Annotated[
+        int,
+        typer.Option(min=1, help="Requests waiting for the model beyond this get 503."),
+    ] = 256,
+    request_timeout: Annotated[
+        float,
+        typer.Option(min=0.1, help="Seconds a request may wait for its prediction (then 503)."),
+    ] = 30.0,
+    api_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="File holding the API key clients must send as X-API-Key (or set "
+            f"{API_KEY_ENV}); without either the API is open."
+        ),
+    ] = None,
 ) -> None:
     """HTTP API: /v1/health, /v1/model, /v1/predict/{symbol}, POST /v1/predict and .../batch."""
     try:
         import uvicorn
 
-        from tradeformer.api.app import create_app
+        from tradeformer.api.app import ServeLimits, create_app
     except ImportError:
         _fail("the API needs: pip install 'tradeformer[api]'")
+    key = _api_key(api_key_file)
+    store = _store(data) if data is not None else None
+    limits = ServeLimits(max_batch, max_queue, request_timeout)
     try:
-        application = create_app(bundle, data, max_batch=max_batch)
-    except Exception as e:  # bundle/store problems: one clear line
+        application = create_app(bundle, store, limits=limits, api_key=key)
+    except Exception as e:  # bundle problems: one clear line
         _fail(str(e))
+    if key:
+        console.print("API key required (X-API-Key)")
     uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+def _api_key(path: Path | None) -> str | None:
+    """The key from the file (stripped) or the environment; never printed."""
+    if path is not None:
+        try:
+            key = path.read_text().strip()
+        except OSError as e:
+            _fail(f"--api-key-file {path}: {e.strerror}")
+        if not key:
+            _fail(f"--api-key-file {path}: the file is empty")
+        return key
+    return os.environ.get(API_KEY_ENV) or None
 
 
 @dataset_app.command("build")

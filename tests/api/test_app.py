@@ -3,9 +3,13 @@ same bars give the same prediction through Python, HTTP and the CLI."""
 
 from __future__ import annotations
 
+import os
+import threading
+
 import httpx
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 
 from tradeformer.api.launch import running_server
 from tradeformer.inference import Predictor
@@ -117,3 +121,66 @@ def test_fuzzed_request_bodies_never_5xx(served):
         assert r.status_code < 500, (b, r.text)
 
     check()
+
+
+def test_api_key_required_when_configured(served, caplog):
+    from tradeformer.api.app import create_app
+
+    summary, store, _ = served
+    client = TestClient(create_app(summary["bundle"], store, api_key="s3cret-key"))
+    assert client.get("/v1/health").status_code == 200  # liveness stays open
+    for headers in ({}, {"X-API-Key": "wrong"}, {"X-API-Key": "s3cret-ke"}):
+        r = client.get("/v1/model", headers=headers)
+        assert r.status_code == 401 and r.headers["WWW-Authenticate"] == "APIKey"
+        assert r.json()["detail"] == "missing or wrong API key"
+    assert client.get("/v1/model", headers={"X-API-Key": "s3cret-key"}).status_code == 200
+    r = client.get("/v1/predict/XOM", headers={"X-API-Key": "s3cret-key"})
+    assert r.status_code == 200
+    schemes = client.get("/openapi.json").json()["components"]["securitySchemes"]
+    assert schemes["APIKeyHeader"]["name"] == "X-API-Key"
+    assert "s3cret-key" not in caplog.text
+
+
+def test_slow_prediction_answers_503_with_retry_after(served):
+    from tradeformer.api.app import ServeLimits, create_app
+
+    summary, store, _ = served
+    app = create_app(summary["bundle"], store, limits=ServeLimits(timeout_s=0.2))
+    release = threading.Event()
+    fast = app.state.batcher.predict
+    app.state.batcher.predict = lambda kind, items: (release.wait(5), fast(kind, items))[1]
+    client = TestClient(app)
+    r = client.get("/v1/predict/XOM")
+    release.set()
+    assert r.status_code == 503 and r.headers["Retry-After"] == "1"
+    assert "no prediction within 0.2 s" in r.json()["detail"]
+
+
+def test_server_on_a_folder_of_bars_and_with_a_key_file(served, tiny_source, tmp_path):
+    """`serve --data` takes plain bars as train does (imported at start-up): never a 500."""
+    summary, _, _ = served
+    key_file = tmp_path / "key"
+    key_file.write_text("k-123\n")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    extra = ("--api-key-file", str(key_file))
+    with running_server(summary["bundle"], tiny_source, extra=extra, env=env, cwd=tmp_path) as url:
+        ok = httpx.get(f"{url}/v1/predict/XOM", headers={"X-API-Key": "k-123"}, timeout=30)
+        assert ok.status_code == 200 and ok.json()["symbol"] == "XOM"
+        nope = httpx.get(f"{url}/v1/predict/NOPE", headers={"X-API-Key": "k-123"}, timeout=30)
+        assert nope.status_code == 404
+        assert httpx.get(f"{url}/v1/predict/XOM", timeout=30).status_code == 401
+
+
+def test_serve_refuses_bad_data_at_start_up(served, tmp_path):
+    from typer.testing import CliRunner
+
+    from tradeformer.cli import app
+
+    summary, _, _ = served
+    (tmp_path / "empty").mkdir()
+    for data in (tmp_path / "missing", tmp_path / "empty"):
+        res = CliRunner().invoke(
+            app, ["serve", "--bundle", str(summary["bundle"]), "--data", str(data)]
+        )
+        assert res.exit_code != 0 and f"--data {data}" in res.output
+        assert "Traceback" not in res.output

@@ -80,3 +80,53 @@ def test_http_under_concurrency_equals_single_calls(served):
         for k in ("expected_return", "veto_prob", "tft_ret_10", "timeformer_std_3"):
             assert r[k] == pytest.approx(ref[k], rel=1e-5, abs=1e-8), k
     assert max(client.app.state.batcher.batches) > 1
+
+
+def _blocked(release: threading.Event):
+    def predict(kind: str, items: dict) -> pd.DataFrame:
+        release.wait(10)
+        return pd.DataFrame({"symbol": list(items), "value": 1.0})
+
+    return predict
+
+
+def test_full_queue_is_refused_at_once_not_waited_on():
+    from tradeformer.api.batcher import Busy
+
+    release = threading.Event()
+    b = Batcher(_blocked(release), threading.Lock(), max_batch=1, max_queue=2, timeout_s=10)
+    with ThreadPoolExecutor(3) as pool:
+        running = pool.submit(b.submit, "store", "A")  # taken by the worker, blocked
+        time.sleep(0.2)
+        waiting = [pool.submit(b.submit, "store", s) for s in ("B", "C")]  # fill the queue
+        time.sleep(0.2)
+        t0 = time.perf_counter()
+        with pytest.raises(Busy, match="2 requests already waiting"):
+            b.submit("store", "D")
+        assert time.perf_counter() - t0 < 0.1
+        release.set()
+        assert [f.result()["symbol"] for f in (running, *waiting)] == ["A", "B", "C"]
+
+
+def test_timed_out_request_gets_busy_and_its_job_is_never_run():
+    from tradeformer.api.batcher import Busy
+
+    release = threading.Event()
+    calls: list = []
+
+    def predict(kind, items):
+        calls.append(list(items))
+        return _blocked(release)(kind, items)
+
+    b = Batcher(predict, threading.Lock(), max_batch=1, timeout_s=0.3)
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(b.submit, "store", "A")
+        time.sleep(0.1)
+        with pytest.raises(Busy, match=r"no prediction within 0\.3 s"):
+            b.submit("store", "B")  # queued behind A, times out there
+        release.set()
+        with pytest.raises(Busy):
+            first.result()  # A timed out too, though it ran
+    time.sleep(0.2)
+    assert calls == [["A"]]  # B was dropped unrun
+    assert b.submit("store", "C")["symbol"] == "C"  # the worker is still alive

@@ -2,22 +2,28 @@
 
 `tradeformer serve --bundle DIR --data STORE`. Symbols are validated against a strict pattern
 and looked up in the store's manifest (never used as a path), request sizes are bounded, and
-errors are JSON messages without stack traces.
+errors are JSON messages without stack traces. Optional API key (`X-API-Key`, compared in
+constant time, never logged); a full batcher queue or a slow prediction answers 503 with
+Retry-After; unexpected errors are logged with their traceback and answered 500.
 """
 
 from __future__ import annotations
 
+import hmac
+import logging
 import math
 import re
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader
 
 from tradeformer import __version__
-from tradeformer.api.batcher import Batcher
+from tradeformer.api.batcher import Batcher, Busy
 from tradeformer.api.schemas import SYMBOL_PATTERN, Bar, BatchRequest, PredictRequest
 from tradeformer.data.store import BarStore
 from tradeformer.data.validation import DataValidationError
@@ -46,29 +52,70 @@ def _frame(req: PredictRequest) -> pd.DataFrame:
     return pd.DataFrame({f: [getattr(b, f) for b in req.bars] for f in Bar.model_fields})
 
 
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServeLimits:
+    """`max_batch`: concurrent single-symbol requests answered by one batched prediction of up
+    to this many symbols (1 = each on its own); `max_queue`: requests waiting beyond this get
+    503; `timeout_s`: how long a request may wait for its prediction (then 503)."""
+
+    max_batch: int = 32
+    max_queue: int = 256
+    timeout_s: float = 30.0
+
+
+def _key_check(api_key: str | None):
+    """A dependency that admits requests carrying `api_key` in X-API-Key (none: all)."""
+    header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the server's key")
+    expected = api_key.encode() if api_key else None
+
+    def check(given: str | None = Depends(header)) -> None:
+        if expected is None:
+            return
+        if given is None or not hmac.compare_digest(given.encode(), expected):
+            raise HTTPException(401, "missing or wrong API key", {"WWW-Authenticate": "APIKey"})
+
+    return check
+
+
 def create_app(
-    bundle_dir: str | Path, store_dir: str | Path | None = None, max_batch: int = 32
+    bundle_dir: str | Path,
+    store_dir: str | Path | None = None,
+    *,
+    limits: ServeLimits | None = None,
+    api_key: str | None = None,
 ) -> FastAPI:
-    """The service. `max_batch`: concurrent single-symbol requests are answered by one batched
-    prediction of up to this many symbols (`api.batcher`); 1 = every request on its own."""
+    """The service. Raises (at start-up, never per request) when the bundle or the store
+    cannot be used."""
+    limits = limits or ServeLimits()
     predictor = Predictor.load(bundle_dir)
     # one prediction at a time: torch already uses every core, and concurrent calls from the
     # server's thread pool would oversubscribe them (measured: 7 req/s and timeouts without)
     lock = threading.Lock()
     store = BarStore(store_dir) if store_dir else None
+    if store is not None and not store.exists():
+        raise ValueError(f"{store_dir}: not a bar store (import bars with `tradeformer data`)")
 
     def _predict(kind: str, items: dict[str, pd.DataFrame | None]) -> pd.DataFrame:
         if kind == "store":
             return predictor.predict_store(store.root, list(items))
         return predictor.predict_bars(items)
 
-    batcher = Batcher(_predict, lock, max_batch=max_batch)
+    batcher = Batcher(_predict, lock, limits.max_batch, limits.max_queue, limits.timeout_s)
     app = FastAPI(
         title="tradeformer",
         version=__version__,
         description="Next-trade predictions of the TimeFormer-XL + TFT-XL ensemble "
         "gated by the LightGBM veto.",
     )
+    guarded = [Depends(_key_check(api_key))]
+
+    @app.exception_handler(Busy)
+    async def _busy(_: Request, exc: Busy):
+        headers = {"Retry-After": str(exc.retry_after_s)}
+        return JSONResponse(status_code=503, content={"detail": str(exc)}, headers=headers)
 
     @app.exception_handler(DataValidationError)
     async def _invalid_bars(_: Request, exc: DataValidationError):
@@ -82,7 +129,8 @@ def create_app(
         return JSONResponse(status_code=422, content={"detail": str(exc).split("\n")[0][:500]})
 
     @app.exception_handler(Exception)
-    async def _internal(_: Request, exc: Exception):  # never leak a stack trace
+    async def _internal(request: Request, exc: Exception):  # logged here, never sent
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         return JSONResponse(status_code=500, content={"detail": "internal error"})
 
     def _store_symbol(symbol: str) -> str:
@@ -96,7 +144,7 @@ def create_app(
     def health() -> dict:
         return {"status": "ok", "version": __version__}
 
-    @app.get("/v1/model")
+    @app.get("/v1/model", dependencies=guarded)
     def model() -> dict:
         m = predictor.bundle.manifest
         return {
@@ -117,15 +165,15 @@ def create_app(
             "universe_size": len(predictor.universe),
         }
 
-    @app.get("/v1/predict/{symbol}")
+    @app.get("/v1/predict/{symbol}", dependencies=guarded)
     def predict_symbol(symbol: str) -> dict:
         return JSONResponse(_jsonable(batcher.submit("store", _store_symbol(symbol))))
 
-    @app.post("/v1/predict")
+    @app.post("/v1/predict", dependencies=guarded)
     def predict_bars(req: PredictRequest) -> dict:
         return JSONResponse(_jsonable(batcher.submit("bars", req.symbol, _frame(req))))
 
-    @app.post("/v1/predict/batch")
+    @app.post("/v1/predict/batch", dependencies=guarded)
     def predict_batch(req: BatchRequest) -> dict:
         if bool(req.items) == bool(req.symbols):
             raise HTTPException(422, "give exactly one of 'items' (bars) or 'symbols' (store)")

@@ -7,6 +7,10 @@ vectorised over symbols). An idle server adds no wait: a lone request is a batch
 batched call fails, its requests are re-run one by one so that each gets its own answer or
 error. Batched numbers equal single-call numbers up to float32 rounding (~1e-7 relative);
 `max_batch=1` makes every request a call of its own.
+
+The queue is bounded (`max_queue`): a request that finds it full gets `Busy` at once (the API
+answers 503 with Retry-After) instead of waiting without end, and a request whose answer takes
+longer than `timeout_s` gets `Busy` too; a timed-out job still queued is dropped unrun.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -28,6 +33,14 @@ class Job:
     future: Future = field(default_factory=Future)
 
 
+class Busy(RuntimeError):
+    """The batcher cannot take or finish a request now; retry after `retry_after_s`."""
+
+    def __init__(self, message: str, retry_after_s: int = 1):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class Batcher:
     """Runs `predict(kind, {symbol: bars | None})` -> DataFrame (one row per symbol, column
     `symbol`) on batches of queued jobs, in one worker thread, under `lock`."""
@@ -37,11 +50,14 @@ class Batcher:
         predict: Callable[[str, dict[str, pd.DataFrame | None]], pd.DataFrame],
         lock: threading.Lock,
         max_batch: int = 32,
+        max_queue: int = 256,
+        timeout_s: float = 30.0,
     ):
-        if max_batch < 1:
-            raise ValueError("max_batch must be >= 1")
+        if max_batch < 1 or max_queue < 1 or timeout_s <= 0:
+            raise ValueError("max_batch and max_queue must be >= 1, timeout_s > 0")
         self.predict, self.lock, self.max_batch = predict, lock, max_batch
-        self.queue: queue.Queue[Job] = queue.Queue()
+        self.timeout_s = timeout_s
+        self.queue: queue.Queue[Job] = queue.Queue(maxsize=max_queue)
         self.batches: list[int] = []  # sizes of the last batches run (for monitoring/tests)
         self._thread = threading.Thread(target=self._work, name="predict-batcher", daemon=True)
         self._thread.start()
@@ -49,19 +65,28 @@ class Batcher:
     def submit(self, kind: str, symbol: str, bars: pd.DataFrame | None = None) -> dict:
         """Queue one request and wait for its row (as a dict); raises what predicting raised."""
         job = Job(kind, symbol, bars)
-        self.queue.put(job)
-        return job.future.result()
+        try:
+            self.queue.put_nowait(job)
+        except queue.Full:
+            raise Busy(f"{self.queue.maxsize} requests already waiting; retry shortly") from None
+        try:
+            return job.future.result(timeout=self.timeout_s)
+        except FutureTimeout:
+            job.future.cancel()  # still queued: the worker skips it
+            raise Busy(f"no prediction within {self.timeout_s:g} s; retry shortly") from None
 
     def _work(self) -> None:
         held: list[Job] = []  # jobs deferred because their symbol was already in the batch
         while True:
-            jobs = held or [self.queue.get()]
-            held = []
-            while len(jobs) < self.max_batch:
+            fresh = [] if held else [self.queue.get()]
+            while len(held) + len(fresh) < self.max_batch:
                 try:
-                    jobs.append(self.queue.get_nowait())
+                    fresh.append(self.queue.get_nowait())
                 except queue.Empty:
                     break
+            # timed-out jobs were cancelled by their request: drop them unrun
+            jobs = held + [j for j in fresh if j.future.set_running_or_notify_cancel()]
+            held = []
             batch: list[Job] = []
             seen: set[tuple[str, str]] = set()
             for j in jobs:
@@ -71,7 +96,8 @@ class Batcher:
                 else:
                     seen.add(key)
                     batch.append(j)
-            self._run(batch)
+            if batch:
+                self._run(batch)
 
     def _run(self, batch: list[Job]) -> None:
         try:

@@ -22,17 +22,24 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(
-    bundle: str | Path, store: str | Path, startup_s: float = 60.0, max_batch: int = 32
+    bundle: str | Path,
+    store: str | Path,
+    startup_s: float = 60.0,
+    max_batch: int = 32,
+    extra: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+    cwd: str | Path | None = None,
 ) -> Iterator[str]:
-    """Yield the base URL of a live server process; terminate it afterwards."""
+    """Yield the base URL of a live server process (`extra`: more `serve` options; `cwd`: where
+    it runs, e.g. for its cache); terminate it afterwards."""
     port = free_port()
     cmd = [sys.executable, "-m", "tradeformer.cli", "serve", "--bundle", str(bundle)]
-    cmd += ["--data", str(store), "--port", str(port), "--max-batch", str(max_batch)]
+    cmd += ["--data", str(store), "--port", str(port), "--max-batch", str(max_batch), *extra]
     url = f"http://127.0.0.1:{port}"
     # the server's log goes to a file: a pipe nobody reads fills up (64 KB of access lines)
     # and then blocks the server
     with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd)
         try:
             deadline = time.monotonic() + startup_s
             while True:

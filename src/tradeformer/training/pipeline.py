@@ -23,8 +23,9 @@ from rich.console import Console
 
 from tradeformer.bundle import save_bundle, weights_hash
 from tradeformer.config import ExperimentConfig, model_training
-from tradeformer.data import BarStore, load_bars, sample_path
+from tradeformer.data import BarStore, sample_path
 from tradeformer.data.schema import TIMESTAMP, Timeframe
+from tradeformer.data.sources import resolve_store
 from tradeformer.dataset.calendar import Calendar, make_calendar
 from tradeformer.dataset.cross_section import apply_cross_section, date_codes
 from tradeformer.dataset.table import write_table
@@ -58,28 +59,15 @@ def _stable_hash(obj) -> str:
 def prepare_store(cfg: ExperimentConfig) -> tuple[BarStore, str]:
     """The config's bars as a validated store (imported once into the cache)."""
     src = cfg.data.source
-    path = sample_path() if src == "bundled" else Path(src)
-    if (path / "manifest.json").exists():
-        store = BarStore(path)
-        return store, Timeframe.parse(cfg.data.timeframe or store.default_timeframe()).value
-    key = _stable_hash([str(path.resolve()), cfg.data.adjust, cfg.data.symbols, cfg.data.min_bars])
-    root = Path(cfg.cache_dir) / "stores" / key
-    store = BarStore(root)
-    if not store.exists():
-        loaded = load_bars(
-            path,
-            adjust=cfg.data.adjust,
-            symbols=cfg.data.symbols,
-            min_bars=cfg.data.min_bars,
-            progress=True,
-        )
-        tfs = set(loaded.timeframes.values())
-        if len(tfs) != 1:
-            raise ValueError(f"{path}: symbols have different timeframes {sorted(tfs)}")
-        base = tfs.pop()
-        store.write_many({base: loaded.bars}, meta={"source": str(path)}, base_timeframe=base)
-    tf = Timeframe.parse(cfg.data.timeframe or store.default_timeframe()).value
-    return store, tf
+    store = resolve_store(
+        sample_path() if src == "bundled" else Path(src),
+        cfg.cache_dir,
+        adjust=cfg.data.adjust,
+        symbols=cfg.data.symbols,
+        min_bars=cfg.data.min_bars,
+        progress=True,
+    )
+    return store, Timeframe.parse(cfg.data.timeframe or store.default_timeframe()).value
 
 
 def _dates(store: BarStore, tf: str, symbols: list[str], lookback: int) -> np.ndarray:

@@ -1,0 +1,75 @@
+"""One way to turn a `--data` argument into a bar store: the store itself, or a file/folder of
+CSV/Parquet bars validated and imported once into the cache (what `train`, `predict`, `serve`,
+`features` and `demo` all call)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from tradeformer.data.loading import data_files, load_bars
+from tradeformer.data.store import MANIFEST, BarStore
+
+DEFAULT_CACHE = ".tradeformer_cache"
+
+
+def is_store(path: str | Path) -> bool:
+    return (Path(path) / MANIFEST).is_file()
+
+
+def _source_key(path: Path, files: list[Path], options: dict) -> str:
+    """Changes when any file is added, removed, resized or touched, or an option changes."""
+    stats = [(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+    blob = json.dumps([str(path.resolve()), stats, options], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def import_bars(
+    path: str | Path,
+    out: str | Path,
+    *,
+    adjust: bool = False,
+    symbols: Iterable[str] | None = None,
+    min_bars: int = 120,
+    progress: bool = False,
+) -> BarStore:
+    """Validate the bars at `path` (reject policy) and write them, one timeframe, as a store."""
+    loaded = load_bars(path, adjust=adjust, symbols=symbols, min_bars=min_bars, progress=progress)
+    tfs = set(loaded.timeframes.values())
+    if len(tfs) != 1:
+        raise ValueError(f"{path}: symbols have different timeframes {sorted(tfs)}")
+    base = tfs.pop()
+    meta = {"source": str(path), "adjusted": adjust, "validation": loaded.report.to_dict()}
+    store = BarStore(out)
+    store.write_many({base: loaded.bars}, meta=meta, base_timeframe=base)
+    return store
+
+
+def resolve_store(
+    path: str | Path,
+    cache_dir: str | Path = DEFAULT_CACHE,
+    *,
+    adjust: bool = False,
+    symbols: Iterable[str] | None = None,
+    min_bars: int = 120,
+    progress: bool = False,
+) -> BarStore:
+    """The store at `path`, or the bars at `path` imported into `cache_dir/stores/<key>` (kept
+    until the files or options change). Raises FileNotFoundError / ValueError /
+    DataValidationError with the reason."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or directory (want a bar store or bars)")
+    if is_store(path):
+        return BarStore(path)
+    files = data_files(path)  # a folder without bars: ValueError naming the suffixes
+    sym_list = sorted(symbols) if symbols else None
+    options = {"adjust": adjust, "symbols": sym_list, "min_bars": min_bars}
+    root = Path(cache_dir) / "stores" / _source_key(path, files, options)
+    if is_store(root):
+        return BarStore(root)
+    return import_bars(
+        path, root, adjust=adjust, symbols=sym_list, min_bars=min_bars, progress=progress
+    )
