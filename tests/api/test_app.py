@@ -184,3 +184,24 @@ def test_serve_refuses_bad_data_at_start_up(served, tmp_path):
         )
         assert res.exit_code != 0 and f"--data {data}" in res.output
         assert "Traceback" not in res.output
+
+
+def test_batch_answers_a_symbol_given_twice_in_order(served, tiny_source):
+    """Schema-valid bodies are answered: the same symbol twice (different bars) gets two rows."""
+    _, _, client = served
+    long, short = _body(tiny_source, "XOM", 400), _body(tiny_source, "XOM", 300)
+    short["bars"] = short["bars"][:-20]  # a different last bar
+    aapl = _body(tiny_source, "AAPL", 300)
+    r = client.post("/v1/predict/batch", json={"items": [long, aapl, short]})
+    assert r.status_code == 200, r.text
+    rows = r.json()["predictions"]
+    assert [p["symbol"] for p in rows] == ["XOM", "AAPL", "XOM"]
+    alone = [client.post("/v1/predict", json=b).json() for b in (long, aapl, short)]
+    for got, want in zip(rows, alone, strict=True):
+        assert got["timestamp"] == want["timestamp"]
+        assert got["veto_prob"] == pytest.approx(want["veto_prob"], rel=1e-6)
+    assert client.post("/v1/predict/batch", json={"symbols": ["XOM", "XOM"]}).status_code == 200
+    both = client.post("/v1/predict/batch", json={"items": [aapl], "symbols": ["XOM"]})
+    assert both.status_code == 422
+    assert client.put("/v1/predict/batch").headers["allow"] == "POST"
+    assert client.get("/v1/predict/batch").headers["allow"] == "POST"

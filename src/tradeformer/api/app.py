@@ -19,12 +19,20 @@ from pathlib import Path
 
 import pandas as pd
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 
 from tradeformer import __version__
 from tradeformer.api.batcher import Batcher, Busy
-from tradeformer.api.schemas import SYMBOL_PATTERN, Bar, BatchRequest, PredictRequest
+from tradeformer.api.schemas import (
+    SYMBOL_PATTERN,
+    Bar,
+    BatchRequest,
+    ErrorBody,
+    ItemsBatch,
+    PredictRequest,
+)
 from tradeformer.data.store import BarStore
 from tradeformer.data.validation import DataValidationError
 from tradeformer.inference import Predictor
@@ -110,7 +118,22 @@ def create_app(
         description="Next-trade predictions of the TimeFormer-XL + TFT-XL ensemble "
         "gated by the LightGBM veto.",
     )
-    guarded = [Depends(_key_check(api_key))]
+    # the scheme is declared (and enforced) only when a key is configured
+    guarded = [Depends(_key_check(api_key))] if api_key else []
+    errors = {401: "missing or wrong API key"} if api_key else {}
+    errors |= {
+        400: "the body is not valid JSON",
+        404: "unknown symbol, or no bar store",
+        422: "invalid request: its fields (a list of problems), or bars failing the data rules "
+        "the schema cannot state (high >= max(open, close), strictly increasing time, at least "
+        "`min_bars` bars of one bar size, ...; `/v1/model` gives `min_bars`)",
+        503: "busy: the queue is full or the prediction timed out; retry after Retry-After s",
+    }
+
+    def documented(*codes: int) -> dict:
+        return {
+            c: {"model": ErrorBody, "description": errors[c]} for c in (401, *codes) if c in errors
+        }
 
     @app.exception_handler(Busy)
     async def _busy(_: Request, exc: Busy):
@@ -144,7 +167,7 @@ def create_app(
     def health() -> dict:
         return {"status": "ok", "version": __version__}
 
-    @app.get("/v1/model", dependencies=guarded)
+    @app.get("/v1/model", dependencies=guarded, responses=documented())
     def model() -> dict:
         m = predictor.bundle.manifest
         return {
@@ -165,27 +188,45 @@ def create_app(
             "universe_size": len(predictor.universe),
         }
 
-    @app.get("/v1/predict/{symbol}", dependencies=guarded)
-    def predict_symbol(symbol: str) -> dict:
+    # before GET /v1/predict/{symbol}: a wrong method on .../batch is answered "Allow: POST"
+    @app.post("/v1/predict/batch", dependencies=guarded, responses=documented(400, 404, 422))
+    def predict_batch(req: BatchRequest) -> dict:
+        if isinstance(req, ItemsBatch):
+            return {"predictions": _records(_predict_items(req.items))}
+        syms = [_store_symbol(s) for s in req.symbols]
+        unique = list(dict.fromkeys(syms))
+        with lock:
+            table = predictor.predict_store(store.root, unique).set_index("symbol", drop=False)
+        return {"predictions": _records(table.loc[syms])}
+
+    @app.get("/v1/predict/batch", include_in_schema=False)
+    def batch_is_post_only() -> None:
+        raise HTTPException(405, "use POST for /v1/predict/batch", {"Allow": "POST"})
+
+    @app.get("/v1/predict/{symbol}", dependencies=guarded, responses=documented(404, 422, 503))
+    def predict_symbol(symbol: str = PathParam(pattern=SYMBOL_PATTERN)) -> dict:
         return JSONResponse(_jsonable(batcher.submit("store", _store_symbol(symbol))))
 
-    @app.post("/v1/predict", dependencies=guarded)
+    @app.post("/v1/predict", dependencies=guarded, responses=documented(400, 422, 503))
     def predict_bars(req: PredictRequest) -> dict:
         return JSONResponse(_jsonable(batcher.submit("bars", req.symbol, _frame(req))))
 
-    @app.post("/v1/predict/batch", dependencies=guarded)
-    def predict_batch(req: BatchRequest) -> dict:
-        if bool(req.items) == bool(req.symbols):
-            raise HTTPException(422, "give exactly one of 'items' (bars) or 'symbols' (store)")
-        if req.items:
-            frames = {it.symbol: _frame(it) for it in req.items}
-            if len(frames) != len(req.items):
-                raise HTTPException(422, "duplicate symbols in items")
-            with lock:
-                return {"predictions": _records(predictor.predict_bars(frames))}
-        syms = [_store_symbol(s) for s in req.symbols]
+    def _predict_items(items: list[PredictRequest]) -> pd.DataFrame:
+        """Items in order; a symbol given twice is predicted in a second call."""
+        rounds: list[dict[str, tuple[int, pd.DataFrame]]] = []
+        for k, it in enumerate(items):
+            free = next((r for r in rounds if it.symbol not in r), None)
+            if free is None:
+                rounds.append(free := {})
+            free[it.symbol] = (k, _frame(it))
+        parts = []
         with lock:
-            return {"predictions": _records(predictor.predict_store(store.root, syms))}
+            for r in rounds:
+                out = predictor.predict_bars({s: f for s, (_, f) in r.items()})
+                parts.append(
+                    out.assign(_order=out["symbol"].map({s: k for s, (k, _) in r.items()}))
+                )
+        return pd.concat(parts).sort_values("_order").drop(columns="_order")
 
     app.state.batcher = batcher
     return app

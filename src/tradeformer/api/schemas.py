@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SYMBOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.^=_-]{0,19}$"
 MAX_BARS = 5000
 MAX_BATCH = 200
+MAX_BATCH_BARS = 1000  # bars per item of a batch: 200 x 1,000 bars is ~3 MB of JSON
 
 
 class Bar(BaseModel):
@@ -37,18 +39,35 @@ class PredictRequest(BaseModel):
         return bars
 
 
-class BatchRequest(BaseModel):
+class BatchItem(PredictRequest):
+    """One symbol's bars in a batch (fewer bars than a single request may carry)."""
+
+    bars: list[Bar] = Field(min_length=1, max_length=MAX_BATCH_BARS)
+
+
+class ItemsBatch(BaseModel):
+    """Predict each item from the bars it carries (a symbol may appear more than once)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    items: list[PredictRequest] | None = Field(default=None, max_length=MAX_BATCH)
-    symbols: list[str] | None = Field(default=None, max_length=MAX_BATCH)
+    items: list[BatchItem] = Field(min_length=1, max_length=MAX_BATCH)
 
-    @field_validator("symbols")
-    @classmethod
-    def _symbols(cls, v: list[str] | None) -> list[str] | None:
-        import re
 
-        for s in v or []:
-            if not re.match(SYMBOL_PATTERN, s):
-                raise ValueError(f"invalid symbol {s!r}")
-        return v
+class SymbolsBatch(BaseModel):
+    """Predict each symbol from the server's store."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    symbols: list[Annotated[str, Field(pattern=SYMBOL_PATTERN)]] = Field(
+        min_length=1, max_length=MAX_BATCH
+    )
+
+
+# exactly one of the two (each forbids the other's key): stated in the schema as anyOf
+BatchRequest = ItemsBatch | SymbolsBatch
+
+
+class ErrorBody(BaseModel):
+    """Every error: a message, or (422) the list of problems found."""
+
+    detail: str | list[Any]
