@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import shutil
 from dataclasses import dataclass
@@ -72,7 +73,12 @@ def save_bundle(
     variable_names: list[str],
     decision: dict | None = None,
 ) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write the bundle into `folder` atomically: built in `<folder>.partial`, then swapped in
+    (a process killed part-way leaves the previous bundle or none, never half of one)."""
+    final = Path(folder)
+    folder = final.with_name(final.name + ".partial")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
     _save_model(timeformer, folder / "timeformer.safetensors")
     _save_model(tft, folder / "tft.safetensors")
     scaler.save(folder / "scaler.safetensors")
@@ -110,7 +116,13 @@ def save_bundle(
         "files": {p.relative_to(folder).as_posix(): sha256(p) for p in files},
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
-    return folder
+    old = final.with_name(final.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        os.replace(final, old)
+    os.replace(folder, final)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
 
 
 def weights_hash(folder: Path) -> str:

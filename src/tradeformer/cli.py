@@ -540,7 +540,9 @@ def models_summary(
 
 @app.command("train")
 def train(
-    config: ConfigOpt,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Experiment YAML (see configs/).")
+    ] = None,
     stages: Annotated[
         str, typer.Option(help="all, or data (features, embeddings, table).")
     ] = "all",
@@ -548,11 +550,19 @@ def train(
     run_dir: Annotated[
         Path | None, typer.Option(help="Run directory (default runs/<name>-<time>).")
     ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            "--resume",
+            help="Continue an interrupted run from its last epoch checkpoints, with the config "
+            "it was started with (same results as an uninterrupted run).",
+        ),
+    ] = None,
 ) -> None:
     """Walk-forward training of both deep models, the veto and the bundle (see configs/)."""
     from tradeformer.training.pipeline import run_training
 
-    cfg = _load_experiment(config, sets)
+    cfg, run_dir = _train_target(config, sets, run_dir, resume)
     if stages not in ("all", "data"):
         _fail("--stages must be 'all' or 'data'", 2)
     try:
@@ -572,6 +582,21 @@ def train(
         f"[green]run[/] {summary['run_dir']} in {summary['seconds'] / 60:.1f} min; "
         f"bundle {summary['bundle']}"
     )
+
+
+def _train_target(config, sets, run_dir, resume):
+    """The config and run directory of a new run, or of the run being resumed."""
+    if resume is None:
+        if config is None:
+            _fail("give --config (a new run) or --resume RUN_DIR", 2)
+        if run_dir is not None and any(run_dir.glob("deep/*/*/checkpoint.pt")):
+            _fail(f"{run_dir} holds a started run: continue it with --resume {run_dir}", 2)
+        return _load_experiment(config, sets), run_dir
+    if config is not None or sets or run_dir is not None:
+        _fail("--resume takes the run's own config: no --config, --set or --run-dir", 2)
+    if not (resume / "config.yaml").is_file():
+        _fail(f"{resume}: not a run directory (no config.yaml)", 2)
+    return _load_experiment(resume / "config.yaml", None), resume
 
 
 @app.command("predict")

@@ -1,12 +1,16 @@
 """Parquet bar store: one file per symbol per timeframe, plus `manifest.json`.
 
 Layout: `<root>/<timeframe>/<SYMBOL>.parquet` and `<root>/manifest.json`. Writes are staged in a
-temporary folder and moved into place only when every file is written, so a failure never
-leaves partial output; the manifest is replaced last.
+temporary folder; when every file is written, a commit record (`.commit.json`: the moves and the
+new manifest) is put in place atomically, then the files are moved and the manifest replaced.
+A process killed before the commit record leaves the old store (plus a staging folder removed
+by the next write); one killed after it is rolled forward by the next open. Either way a
+reader sees the old store or the new one, never a mix.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -23,6 +27,7 @@ from tradeformer import __version__
 from tradeformer.data.schema import TIMESTAMP, to_ns
 
 MANIFEST = "manifest.json"
+COMMIT = ".commit.json"
 FORMAT = "tradeformer-bar-store"
 FORMAT_VERSION = 1
 _SAFE = re.compile(r"[^A-Za-z0-9._^=+-]")
@@ -57,6 +62,7 @@ class BarStore:
     # ----------------------------------------------------------------- reading
     @property
     def manifest(self) -> dict:
+        self.recover()
         p = self.root / MANIFEST
         if not p.exists():
             raise FileNotFoundError(
@@ -69,7 +75,38 @@ class BarStore:
         return m
 
     def exists(self) -> bool:
+        self.recover()
         return (self.root / MANIFEST).exists()
+
+    def recover(self) -> bool:
+        """Finish a write whose commit record is in place (a killed writer); True if one was."""
+        record = self.root / COMMIT
+        if not record.exists():
+            return False
+        self._apply(json.loads(record.read_text()))
+        return True
+
+    def _apply(self, commit: dict) -> None:
+        """Moves, then the manifest, then drop the record and the staging folder (idempotent:
+        a move already made is skipped)."""
+        for tmp, final in commit["moves"]:
+            src, dst = self.root / tmp, self.root / final
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileNotFoundError):  # moved already (or by a reader)
+                os.replace(src, dst)
+        fd, tmp_manifest = tempfile.mkstemp(prefix=".manifest-", dir=self.root)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(commit["manifest"], indent=2, default=str))
+        os.replace(tmp_manifest, self.root / MANIFEST)
+        (self.root / COMMIT).unlink(missing_ok=True)
+        staging = self.root / commit["staging"]
+        shutil.rmtree(staging, ignore_errors=True)
+
+    def _drop_stale_staging(self) -> None:
+        for old in self.root.glob(".staging-*"):  # from writers killed before their commit
+            shutil.rmtree(old, ignore_errors=True)
+        for old in self.root.glob(".manifest-*"):
+            old.unlink(missing_ok=True)
 
     def timeframes(self) -> list[str]:
         return list(self.manifest["entries"])
@@ -131,11 +168,14 @@ class BarStore:
         meta: dict | None = None,
         base_timeframe: str | None = None,
     ) -> list[Path]:
-        """Write several timeframes at once (all staged, then moved); update the manifest."""
+        """Write several timeframes at once (all staged, then committed); update the manifest.
+        One writer at a time per store."""
         manifest = self.manifest if self.exists() else _new_manifest()
         self.root.mkdir(parents=True, exist_ok=True)
+        self._drop_stale_staging()
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.root))
         written: list[tuple[Path, Path]] = []
+        committed = False
         try:
             for tf, bars in by_timeframe.items():
                 entries = manifest["entries"].setdefault(tf, {})
@@ -153,9 +193,6 @@ class BarStore:
                         "end": str(ts.iloc[-1]) if len(ts) else None,
                         "sha256": frame_fingerprint(frame),
                     }
-            for tmp, final in written:
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(tmp, final)
             now = datetime.now(UTC).isoformat(timespec="seconds")
             manifest["updated_at"] = now
             manifest["tradeformer_version"] = __version__
@@ -163,11 +200,22 @@ class BarStore:
                 manifest["base_timeframe"] = base_timeframe
             if meta:
                 manifest.setdefault("meta", {}).update(meta)
-            tmp_manifest = staging / MANIFEST
-            tmp_manifest.write_text(json.dumps(manifest, indent=2, default=str))
-            os.replace(tmp_manifest, self.root / MANIFEST)
+            commit = {
+                "staging": staging.name,
+                "moves": [
+                    [t.relative_to(self.root).as_posix(), f.relative_to(self.root).as_posix()]
+                    for t, f in written
+                ],
+                "manifest": manifest,
+            }
+            record = staging / COMMIT
+            record.write_text(json.dumps(commit, default=str))
+            os.replace(record, self.root / COMMIT)  # the commit point
+            committed = True
+            self._apply(commit)
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            if not committed:
+                shutil.rmtree(staging, ignore_errors=True)
         return [final for _, final in written]
 
     def fingerprint(self, timeframe: str | None = None, symbols: list[str] | None = None) -> str:

@@ -18,6 +18,7 @@ import copy
 import csv
 import json
 import math
+import os
 import time
 from pathlib import Path
 
@@ -177,7 +178,6 @@ def train_model(
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
     rank, world = _dist()
 
     scale = np.nanstd(u.y_ret[train_rows], axis=0)
@@ -206,27 +206,15 @@ def train_model(
         val_eval = _subsample(val_rows, cfg.max_eval_samples, eval_rng)
 
     ckpt = out_dir / "checkpoint.pt"
-    history: list[dict] = []
-    best, best_score, start_epoch, bad = None, -float("inf"), 0, 0
-    if ckpt.exists():
-        state = torch.load(ckpt, weights_only=True)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        start_epoch, best_score, bad = (
-            int(state["epoch"]) + 1,
-            float(state["best_score"]),
-            int(state["bad_epochs"]),
-        )
-        best = state["best_model"]
-        history = json.loads((out_dir / "metrics.json").read_text())
-        rng = np.random.default_rng([seed, start_epoch])
-        torch.manual_seed(seed + start_epoch)
-
+    st = _resume(ckpt, model, opt, sched)
     with Progress(disable=not progress, transient=True) as bar:
-        for epoch in range(start_epoch, cfg.epochs):
+        for epoch in range(st["epoch"], cfg.epochs if not st["done"] else 0):
             t0 = time.perf_counter()
             model.train()
+            # each epoch's randomness comes from (seed, epoch) alone: a resumed run draws the
+            # same batches and dropout masks as an uninterrupted one
+            rng = np.random.default_rng([seed, epoch])
+            torch.manual_seed(seed + epoch)
             batches = epoch_batches(train_rows, codes, cfg, rng, per_epoch)[rank::world]
             task = bar.add_task(f"{label} epoch {epoch + 1}/{cfg.epochs}", total=steps_per_epoch)
             total, seen = 0.0, 0
@@ -248,38 +236,70 @@ def train_model(
                 bar.advance(task)
             bar.remove_task(task)
             val = evaluate_loss(model, u, val_eval, cfg, scaler, device, codes)
-            rec = {
-                "epoch": epoch + 1,
-                "train_loss": total / max(seen, 1),
-                **{f"val_{k}": v for k, v in val.items()},
-                "lr": sched.get_last_lr()[0],
-                "seconds": time.perf_counter() - t0,
-            }
-            history.append(rec)
-            score = _score(val, cfg)
-            if score > best_score + 1e-6 or best is None:
-                best_score, bad = score, 0
-                best = copy.deepcopy(model.state_dict())
-            else:
-                bad += 1
-            _write_history(out_dir, history)
-            torch.save(
+            st["history"].append(
                 {
-                    "model": model.state_dict(),
-                    "optimizer": opt.state_dict(),
-                    "scheduler": sched.state_dict(),
-                    "epoch": epoch,
-                    "best_score": best_score,
-                    "bad_epochs": bad,
-                    "best_model": best,
-                },
-                ckpt,
+                    "epoch": epoch + 1,
+                    "train_loss": total / max(seen, 1),
+                    **{f"val_{k}": v for k, v in val.items()},
+                    "lr": sched.get_last_lr()[0],
+                    "seconds": time.perf_counter() - t0,
+                }
             )
-            if bad >= cfg.patience:
+            score = _score(val, cfg)
+            if score > st["best_score"] + 1e-6 or st["best"] is None:
+                st["best_score"], st["bad"] = score, 0
+                st["best"] = copy.deepcopy(model.state_dict())
+            else:
+                st["bad"] += 1
+            st["done"] = st["bad"] >= cfg.patience or epoch + 1 == cfg.epochs
+            if rank == 0:
+                _save_checkpoint(ckpt, model, opt, sched, epoch, st)
+                _write_history(out_dir, st["history"])
+            if st["done"]:
                 break
-    if best is not None:
-        model.load_state_dict(best)
-    return model.cpu().eval(), history
+    if st["best"] is not None:
+        model.load_state_dict(st["best"])
+    return model.cpu().eval(), st["history"]
+
+
+def _resume(ckpt: Path, model: nn.Module, opt, sched) -> dict:
+    """The loop's state after the last completed epoch in `ckpt`, or a fresh one."""
+    fresh = {"epoch": 0, "best_score": -float("inf"), "bad": 0, "best": None, "history": []}
+    if not ckpt.exists():
+        return {**fresh, "done": False}
+    state = torch.load(ckpt, weights_only=True)
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    return {
+        "epoch": int(state["epoch"]) + 1,
+        "best_score": float(state["best_score"]),
+        "bad": int(state["bad_epochs"]),
+        "best": state["best_model"],
+        "history": json.loads(state.get("history", "[]")),
+        "done": bool(state.get("done", False)),
+    }
+
+
+def _save_checkpoint(ckpt: Path, model: nn.Module, opt, sched, epoch: int, st: dict) -> None:
+    """Everything needed to continue after `epoch`, written atomically (tmp + rename): a
+    process killed mid-write leaves the previous checkpoint."""
+    tmp = ckpt.with_name(ckpt.name + ".tmp")
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "epoch": epoch,
+            "best_score": st["best_score"],
+            "bad_epochs": st["bad"],
+            "best_model": st["best"],
+            "history": json.dumps(st["history"]),
+            "done": st["done"],
+        },
+        tmp,
+    )
+    os.replace(tmp, ckpt)
 
 
 def _write_history(out_dir: Path, history: list[dict]) -> None:
