@@ -8,6 +8,7 @@ about 1,100 requests)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,5 +39,6 @@ def test_openapi_contract_holds_under_fuzzing(served, api_key, tmp_path):
             [*cmd, *headers], capture_output=True, text=True, timeout=900, cwd=tmp_path
         )
     tail = res.stdout[-3000:]
+    print(next((ln for ln in tail.splitlines() if re.search(r"\d+ generated", ln)), tail[-300:]))
     assert res.returncode == 0, tail
     assert " passed" in tail and "failures" not in tail.lower().split("test cases:")[-1], tail
