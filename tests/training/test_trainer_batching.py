@@ -67,3 +67,42 @@ def test_per_group_correlation_matches_numpy():
     p = torch.tensor(pred, requires_grad=True)
     per_group_correlation(p, torch.tensor(target), torch.tensor(group)).backward()
     assert torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0
+
+
+def test_no_weight_decay_on_norms_biases_and_task_weights():
+    from tradeformer.models import build_model
+    from tradeformer.training.trainer import param_groups
+
+    model = build_model("tft", "small")
+    decay, plain = param_groups(model, 1e-2)
+    names = {id(p): n for n, p in model.named_parameters()}
+    decayed = {names[id(p)] for p in decay["params"]}
+    assert decay["weight_decay"] == 1e-2 and plain["weight_decay"] == 0.0
+    assert not any(
+        n.endswith("bias") or ".b_" in n or "norm" in n or "log_vars" in n for n in decayed
+    )
+    assert any(n.endswith("lstm.weight_hh_l0") for n in decayed)
+    assert len(decay["params"]) + len(plain["params"]) == len(list(model.parameters()))
+
+
+def test_early_stopping_reads_a_fixed_criterion():
+    from tradeformer.config import TrainingConfig
+    from tradeformer.training.trainer import _score, autocast_dtype
+
+    cfg = TrainingConfig()
+    assert _score({"loss": -5.0, "fixed": 0.7}, cfg) == -0.7  # not the Kendall total
+    assert autocast_dtype("cpu", "auto") is None and autocast_dtype("cuda", "fp32") is None
+
+
+def test_prefetcher_keeps_order_and_measures_waiting():
+    import time
+
+    from tradeformer.training.trainer import Prefetcher
+
+    def slow(i):
+        time.sleep(0.02)
+        return i * 2
+
+    pre = Prefetcher(slow, list(range(6)), depth=2)
+    assert list(pre) == [0, 2, 4, 6, 8, 10]
+    assert pre.waited > 0.02  # nothing else to do here: the consumer waited

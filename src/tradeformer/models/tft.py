@@ -206,4 +206,10 @@ class TFTXL(ForecastModel):
         total = self.task_weights([ql, bce])
         mask = ~torch.isnan(ret)
         mse = F.mse_loss(out.ret_norm[mask], (ret / self.return_scale)[mask])
-        return total, {"quantile": ql.detach(), "bce": bce.detach(), "mse": mse.detach()}
+        fixed = (ql + bce).detach()  # unweighted: a criterion that does not move in training
+        return total, {
+            "quantile": ql.detach(),
+            "bce": bce.detach(),
+            "mse": mse.detach(),
+            "fixed": fixed,
+        }

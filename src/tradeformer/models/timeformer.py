@@ -25,6 +25,7 @@ from tradeformer.models.layers import (
     RopeSelfAttention,
     attention_entropy,
 )
+from tradeformer.models.layers.dropout import Dropout
 from tradeformer.models.losses import direction_loss, gaussian_nll
 from tradeformer.models.outputs import ModelOutput
 
@@ -74,9 +75,9 @@ class EncoderLayer(nn.Module):
         self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
         self.attn = RopeSelfAttention(d_model, n_heads, dropout)
         self.ffn = nn.Sequential(
-            nn.Linear(d_model, ffn_dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(ffn_dim, d_model)
+            nn.Linear(d_model, ffn_dim), nn.GELU(), Dropout(dropout), nn.Linear(ffn_dim, d_model)
         )
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         y, w = self.attn(self.norm1(x))
@@ -113,10 +114,10 @@ class TimeFormerXL(ForecastModel):
             nn.LayerNorm(3 * d),
             nn.Linear(3 * d, d),
             nn.GELU(),
-            nn.Dropout(c.dropout),
+            Dropout(c.dropout),
             nn.Linear(d, 3 * c.n_horizons),
         )
-        self.dropout = nn.Dropout(c.dropout)
+        self.dropout = Dropout(c.dropout)
         self._init_forecast(c.n_horizons)
 
     def forward(
@@ -175,4 +176,10 @@ class TimeFormerXL(ForecastModel):
             torch.nan_to_num(out.ret_norm)[~torch.isnan(ret)],
             (ret / self.return_scale)[~torch.isnan(ret)],
         )
-        return total, {"nll": nll.detach(), "bce": bce.detach(), "mse": mse.detach()}
+        fixed = (nll + bce).detach()  # unweighted: a criterion that does not move in training
+        return total, {
+            "nll": nll.detach(),
+            "bce": bce.detach(),
+            "mse": mse.detach(),
+            "fixed": fixed,
+        }

@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import copy
 import csv
+import functools
 import json
 import math
 import os
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -48,10 +52,10 @@ def _tensors(batch: dict, device: str) -> dict:
 
 
 def _autocast(device: str, precision: str):
-    if device.startswith("cuda") and precision in ("auto", "bf16", "fp16"):
-        dtype = torch.float16 if precision == "fp16" else torch.bfloat16
-        return torch.autocast("cuda", dtype=dtype)
-    return torch.autocast("cpu", enabled=False)
+    dtype = autocast_dtype(device, precision)
+    if dtype is None:
+        return torch.autocast("cpu", enabled=False)
+    return torch.autocast("cuda", dtype=dtype)
 
 
 def _dist() -> tuple[int, int]:
@@ -152,11 +156,39 @@ def evaluate_loss(
 
 
 def _score(val: dict, cfg: TrainingConfig) -> float:
-    """Higher is better: minus the validation loss, or its mean per-date rank IC."""
+    """Higher is better: minus the validation loss with fixed task weights (the Kendall
+    weights of the training loss move as it trains, so its value is not comparable across
+    epochs), or the mean per-date rank IC."""
     if cfg.select_on == "rank_ic":
         v = val.get("rank_ic", float("nan"))
         return float(v) if np.isfinite(v) else -float("inf")
-    return -val["loss"]
+    return -val.get("fixed", val["loss"])
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """AdamW groups: decay on weight matrices only; none on biases (also the per-variable
+    `b_*` and `bias` tables), norms, learned task weights (`log_vars`) or other vectors."""
+    decay, plain = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        leaf = name.rsplit(".", 1)[-1]
+        no_decay = p.ndim < 2 or leaf == "bias" or leaf.startswith("b_") or "log_vars" in name
+        (plain if no_decay else decay).append(p)
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": plain, "weight_decay": 0.0},
+    ]
+
+
+def autocast_dtype(device: str, precision: str) -> torch.dtype | None:
+    """The autocast dtype: `auto` is bf16 where the GPU supports it, else fp16; fp32 (None)
+    on a CPU."""
+    if not device.startswith("cuda") or precision == "fp32":
+        return None
+    if precision == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float16 if precision == "fp16" else torch.bfloat16
 
 
 def train_model(
@@ -191,7 +223,11 @@ def train_model(
     per_epoch = min(len(train_rows), cfg.max_samples_per_epoch or len(train_rows))
     n_batches = len(epoch_batches(train_rows, codes, cfg, np.random.default_rng(0), per_epoch))
     steps_per_epoch = max(1, math.ceil(n_batches / world))
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr)
+    # fp16 gradients underflow without loss scaling; bf16 and fp32 need none
+    grad_scaler = torch.amp.GradScaler(
+        "cuda", enabled=autocast_dtype(device, cfg.precision) == torch.float16
+    )
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt,
         max_lr=cfg.max_lr,
@@ -206,7 +242,7 @@ def train_model(
         val_eval = _subsample(val_rows, cfg.max_eval_samples, eval_rng)
 
     ckpt = out_dir / "checkpoint.pt"
-    st = _resume(ckpt, model, opt, sched)
+    st = _resume(ckpt, model, opt, sched, grad_scaler)
     with Progress(disable=not progress, transient=True) as bar:
         for epoch in range(st["epoch"], cfg.epochs if not st["done"] else 0):
             t0 = time.perf_counter()
@@ -216,30 +252,20 @@ def train_model(
             rng = np.random.default_rng([seed, epoch])
             torch.manual_seed(seed + epoch)
             batches = epoch_batches(train_rows, codes, cfg, rng, per_epoch)[rank::world]
+            batches += [train_rows[:0]] * (steps_per_epoch - len(batches))  # equal ranks
             task = bar.add_task(f"{label} epoch {epoch + 1}/{cfg.epochs}", total=steps_per_epoch)
-            total, seen = 0.0, 0
-            for i in range(steps_per_epoch):
-                r = batches[i] if i < len(batches) else train_rows[:0]
-                if len(r) == 0:
-                    sched.step()
-                    continue
-                b = _tensors(make_batch(u, r, cfg.lookback, scaler), device)
-                with _autocast(device, cfg.precision):
-                    loss, _, _ = batch_loss(model, net, b, _group_ids(codes[r], device), cfg)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                opt.step()
-                sched.step()
-                total += float(loss.detach()) * len(r)
-                seen += len(r)
-                bar.advance(task)
+            step = _Step(model, net, opt, sched, grad_scaler, cfg, device)
+            train_loss, wait_share = step.epoch(
+                Prefetcher(lambda r: _batch(u, r, cfg, scaler, codes, device), batches),
+                functools.partial(bar.advance, task),
+            )
             bar.remove_task(task)
             val = evaluate_loss(model, u, val_eval, cfg, scaler, device, codes)
             st["history"].append(
                 {
                     "epoch": epoch + 1,
-                    "train_loss": total / max(seen, 1),
+                    "train_loss": train_loss,
+                    "input_wait_share": wait_share,
                     **{f"val_{k}": v for k, v in val.items()},
                     "lr": sched.get_last_lr()[0],
                     "seconds": time.perf_counter() - t0,
@@ -253,7 +279,7 @@ def train_model(
                 st["bad"] += 1
             st["done"] = st["bad"] >= cfg.patience or epoch + 1 == cfg.epochs
             if rank == 0:
-                _save_checkpoint(ckpt, model, opt, sched, epoch, st)
+                _save_checkpoint(ckpt, model, (opt, sched, grad_scaler), epoch, st)
                 _write_history(out_dir, st["history"])
             if st["done"]:
                 break
@@ -262,7 +288,73 @@ def train_model(
     return model.cpu().eval(), st["history"]
 
 
-def _resume(ckpt: Path, model: nn.Module, opt, sched) -> dict:
+def _batch(u: Universe, r: np.ndarray, cfg, scaler: Scaler, codes: np.ndarray, device: str):
+    """One batch's tensors and date groups (run off the training thread), or None if empty."""
+    if len(r) == 0:
+        return None
+    b = _tensors(make_batch(u, r, cfg.lookback, scaler), device)
+    return b, _group_ids(codes[r], device), len(r)
+
+
+class Prefetcher:
+    """`fn(item)` for each item, computed `depth` items ahead in one worker thread (numpy
+    window gathering releases the GIL), with the time the consumer spent waiting."""
+
+    def __init__(self, fn, items: list, depth: int = 2):
+        self.fn, self.items, self.depth = fn, items, depth
+        self.waited = 0.0
+
+    def __iter__(self):
+        with ThreadPoolExecutor(1, thread_name_prefix="batches") as pool:
+            pending = deque(pool.submit(self.fn, it) for it in self.items[: self.depth])
+            for nxt in self.items[self.depth :] + [None] * self.depth:
+                t0 = time.perf_counter()
+                out = pending.popleft().result()
+                self.waited += time.perf_counter() - t0
+                if nxt is not None:
+                    pending.append(pool.submit(self.fn, nxt))
+                yield out
+
+
+@dataclass
+class _Step:
+    """One optimiser step per batch: loss, (scaled) backward, clipping, AdamW, schedule."""
+
+    model: nn.Module
+    net: nn.Module
+    opt: torch.optim.Optimizer
+    sched: object
+    grad_scaler: torch.amp.GradScaler
+    cfg: TrainingConfig
+    device: str
+
+    def epoch(self, batches: Prefetcher, advance) -> tuple[float, float]:
+        """Mean training loss over the epoch's rows and the share of time spent waiting for
+        batches."""
+        t0, total, seen = time.perf_counter(), 0.0, 0
+        for item in batches:
+            if item is not None:
+                b, groups, n = item
+                total += self(b, groups) * n
+                seen += n
+            self.sched.step()
+            advance()
+        return total / max(seen, 1), batches.waited / max(time.perf_counter() - t0, 1e-9)
+
+    def __call__(self, b: dict, groups: torch.Tensor) -> float:
+        c = self.cfg
+        with _autocast(self.device, c.precision):
+            loss, _, _ = batch_loss(self.model, self.net, b, groups, c)
+        self.opt.zero_grad(set_to_none=True)
+        self.grad_scaler.scale(loss).backward()
+        self.grad_scaler.unscale_(self.opt)  # clip the true gradients
+        nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
+        self.grad_scaler.step(self.opt)
+        self.grad_scaler.update()
+        return float(loss.detach())
+
+
+def _resume(ckpt: Path, model: nn.Module, opt, sched, grad_scaler) -> dict:
     """The loop's state after the last completed epoch in `ckpt`, or a fresh one."""
     fresh = {"epoch": 0, "best_score": -float("inf"), "bad": 0, "best": None, "history": []}
     if not ckpt.exists():
@@ -271,6 +363,8 @@ def _resume(ckpt: Path, model: nn.Module, opt, sched) -> dict:
     model.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
     sched.load_state_dict(state["scheduler"])
+    if "grad_scaler" in state:
+        grad_scaler.load_state_dict(state["grad_scaler"])
     return {
         "epoch": int(state["epoch"]) + 1,
         "best_score": float(state["best_score"]),
@@ -281,15 +375,17 @@ def _resume(ckpt: Path, model: nn.Module, opt, sched) -> dict:
     }
 
 
-def _save_checkpoint(ckpt: Path, model: nn.Module, opt, sched, epoch: int, st: dict) -> None:
+def _save_checkpoint(ckpt: Path, model: nn.Module, optim: tuple, epoch: int, st: dict) -> None:
     """Everything needed to continue after `epoch`, written atomically (tmp + rename): a
     process killed mid-write leaves the previous checkpoint."""
     tmp = ckpt.with_name(ckpt.name + ".tmp")
+    opt, sched, grad_scaler = optim
     torch.save(
         {
             "model": model.state_dict(),
             "optimizer": opt.state_dict(),
             "scheduler": sched.state_dict(),
+            "grad_scaler": grad_scaler.state_dict(),
             "epoch": epoch,
             "best_score": st["best_score"],
             "bad_epochs": st["bad"],

@@ -8,6 +8,7 @@ import math
 import torch
 from torch import nn
 
+from tradeformer.models.layers.dropout import Dropout
 from tradeformer.models.layers.rope import RotaryEmbedding
 
 
@@ -28,7 +29,7 @@ class RopeSelfAttention(nn.Module):
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.out = nn.Linear(d_model, d_model)
         self.rope = RotaryEmbedding(self.dh)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(
         self, x: torch.Tensor, mask: torch.Tensor | None = None
@@ -71,7 +72,7 @@ class InterpretableMultiHeadAttention(nn.Module):
         self.k = nn.Linear(d_model, d_model)
         self.v = nn.Linear(d_model, self.dh)
         self.out = nn.Linear(self.dh, d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(
         self, x: torch.Tensor, mask: torch.Tensor | None = None, last_query: bool = False

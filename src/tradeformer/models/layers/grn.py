@@ -6,13 +6,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tradeformer.models.layers.dropout import Dropout
+
 
 class GatedLinearUnit(nn.Module):
     """GLU(x) = sigmoid(W4 x) * (W5 x), with dropout on the input."""
 
     def __init__(self, d_in: int, d_out: int, dropout: float = 0.0):
         super().__init__()
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.proj = nn.Linear(d_in, 2 * d_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

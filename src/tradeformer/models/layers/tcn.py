@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tradeformer.models.layers.dropout import Dropout
+
 
 class TemporalConvBlock(nn.Module):
     """x + Dropout(GELU(Conv(x))) over the sequence axis, 'same' padding, then LayerNorm.
@@ -18,7 +20,7 @@ class TemporalConvBlock(nn.Module):
         super().__init__()
         pad = (kernel_size - 1) * dilation // 2
         self.conv = nn.Conv1d(d_model, d_model, kernel_size, dilation=dilation, padding=pad)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.norm = nn.LayerNorm(d_model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tradeformer.models.layers.dropout import Dropout
 from tradeformer.models.layers.grn import GatedResidualNetwork
 
 
@@ -39,7 +40,7 @@ class MultiGRN(nn.Module):
             w(d_hidden, 2 * d_out),
             nn.Parameter(torch.zeros(n_vars, 2 * d_out)),
         )
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.norm = nn.LayerNorm(d_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
