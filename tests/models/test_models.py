@@ -162,3 +162,23 @@ def test_outputs_only_gives_the_same_forecast(name, kw, batch):
     if name == "tft":
         assert fast.attention.shape[1] == 1
         torch.testing.assert_close(fast.attention[:, 0], full.attention[:, -1])
+
+
+@pytest.mark.parametrize("name", ["timeformer", "tft"])
+def test_training_on_the_last_bar_only_gives_the_same_loss_and_gradients(name, batch):
+    """The trainer calls the networks with `outputs_only=True` (TFT-XL then runs its last
+    attention layer and the GRNs after it for the last bar alone): on a fixed real batch the
+    loss and every gradient equal the full computation's."""
+    torch.manual_seed(0)
+    model = build_model(name, "small", context_dim=batch["context"].shape[-1]).eval()
+    args = (batch["price"], batch["embedding"], batch["context"])
+    results = []
+    for last_only in (False, True):
+        model.zero_grad()
+        loss = model.loss(model(*args, outputs_only=last_only), batch["ret"], batch["dir"])[0]
+        loss.backward()
+        grads = torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+        results.append((loss.detach(), grads))
+    (full_loss, full_grads), (last_loss, last_grads) = results
+    torch.testing.assert_close(last_loss, full_loss, rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(last_grads, full_grads, rtol=1e-4, atol=1e-6)

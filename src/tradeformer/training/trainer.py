@@ -110,8 +110,10 @@ def batch_loss(
     model: nn.Module, net: nn.Module, b: dict, groups: torch.Tensor, cfg: TrainingConfig
 ) -> tuple[torch.Tensor, dict, object]:
     """The model's own loss plus, when `rank_loss_weight` > 0, w * (1 - the mean per-date
-    correlation of its normalised return forecast with the target)."""
-    out = net(b["price"], b["embedding"], b["context"])
+    correlation of its normalised return forecast with the target). `outputs_only`: the
+    losses read the last bar's forecast only, so layers after the last one that mixes time
+    run for that bar alone (same loss and gradients, a fraction of the work)."""
+    out = net(b["price"], b["embedding"], b["context"], outputs_only=True)
     loss, parts = model.loss(out, b["ret"], b["dir"])
     if cfg.rank_loss_weight > 0:
         corr = per_group_correlation(out.ret_norm.float(), b["ret"], groups)
