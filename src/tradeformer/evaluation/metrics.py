@@ -50,10 +50,12 @@ def ic(pred: np.ndarray, actual: np.ndarray) -> float:
 
 
 def rank_ic(pred: np.ndarray, actual: np.ndarray) -> float:
-    """Spearman rank IC (pooled over all rows)."""
-    if len(pred) < 3:
+    """Spearman rank IC (pooled over the rows where both are finite; ties get mean ranks)."""
+    pred, actual = np.asarray(pred, float), np.asarray(actual, float)
+    ok = np.isfinite(pred) & np.isfinite(actual)
+    if ok.sum() < 3:
         return float("nan")
-    return ic(rankdata(pred), rankdata(actual))
+    return ic(rankdata(pred[ok]), rankdata(actual[ok]))
 
 
 def per_date_rank_ic(

@@ -1,23 +1,20 @@
-"""Direction metrics next to their base rates (the honest yardstick on daily bars)."""
+"""Direction metrics next to their base rates (the honest yardstick on daily bars), for the
+training summary. AUC and rank IC are the evaluation's own (`evaluation.metrics`): one
+implementation of each."""
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
+from tradeformer.evaluation.metrics import rank_ic, roc_auc
 
-def auc(score: np.ndarray, label: np.ndarray) -> float:
-    """ROC AUC by the rank-sum (Mann-Whitney) formula; NaN with a single class."""
-    y = label > 0.5
-    n1, n0 = int(y.sum()), int((~y).sum())
-    if n1 == 0 or n0 == 0:
-        return float("nan")
-    ranks = pd.Series(score).rank().to_numpy()
-    return float((ranks[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+__all__ = ["direction_metrics", "rank_ic", "veto_metrics"]
 
 
 def direction_metrics(prob_up: np.ndarray, direction: np.ndarray) -> dict[str, float]:
-    """Accuracy of (prob > 0.5), the up-share base rate, and AUC."""
+    """Accuracy of (prob > 0.5), the up-share base rate, and AUC, over the labelled rows."""
+    labelled = np.isfinite(direction)
+    prob_up, direction = prob_up[labelled], direction[labelled]
     y = direction > 0.5
     pred = prob_up > 0.5
     base = float(y.mean()) if len(y) else float("nan")
@@ -27,18 +24,15 @@ def direction_metrics(prob_up: np.ndarray, direction: np.ndarray) -> dict[str, f
         "accuracy": acc,
         "base_rate_up": base,
         "accuracy_minus_majority": acc - max(base, 1 - base),
-        "auc": auc(prob_up, direction),
+        "auc": roc_auc(prob_up, y),
     }
 
 
-def rank_ic(pred: np.ndarray, actual: np.ndarray) -> float:
-    if len(pred) < 3:
-        return float("nan")
-    return float(pd.Series(pred).rank().corr(pd.Series(actual).rank()))
-
-
 def veto_metrics(keep: np.ndarray, ens_up: np.ndarray, direction: np.ndarray) -> dict[str, float]:
-    """Coverage, accuracy of the kept calls, and the up-share of the kept rows (its base rate)."""
+    """Coverage, accuracy of the kept calls, and the up-share of the kept rows (its base rate),
+    over the labelled rows."""
+    labelled = np.isfinite(direction)
+    keep, ens_up, direction = keep[labelled], ens_up[labelled], direction[labelled]
     y = direction > 0.5
     k = keep.astype(bool)
     out = {"coverage": float(k.mean()) if len(k) else float("nan"), "n_kept": int(k.sum())}
