@@ -6,6 +6,7 @@ from dataclasses import asdict, replace
 from typing import ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from tradeformer.models.losses import MultiTaskLoss
@@ -37,6 +38,17 @@ class ForecastModel(nn.Module):
     def _init_forecast(self, n_horizons: int, n_tasks: int = 2) -> None:
         self.task_weights = MultiTaskLoss(n_tasks)
         self.register_buffer("return_scale", torch.ones(n_horizons))
+
+    def weighted_loss(
+        self, name: str, main: torch.Tensor, bce: torch.Tensor, ret_norm: torch.Tensor, ret
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Kendall-weighted total of the main loss and the direction BCE, and the logged parts:
+        both losses, the MSE of the normalised forecast, and `fixed` = their unweighted sum (the
+        early-stopping criterion: the Kendall weights move while training)."""
+        mask = ~torch.isnan(ret)
+        mse = F.mse_loss(torch.nan_to_num(ret_norm)[mask], (ret / self.return_scale)[mask])
+        parts = {name: main.detach(), "bce": bce.detach(), "mse": mse.detach()}
+        return self.task_weights([main, bce]), {**parts, "fixed": (main + bce).detach()}
 
     def set_return_scale(self, scale: float | list[float]) -> None:
         """Per-horizon size of the returns (training std): the heads predict ret / scale."""

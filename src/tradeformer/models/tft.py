@@ -203,13 +203,4 @@ class TFTXL(ForecastModel):
         ql = quantile_loss(out.quantiles_norm, ret / self.return_scale, self.config.quantiles)
 
         bce = direction_loss(out.dir_logit, direction)
-        total = self.task_weights([ql, bce])
-        mask = ~torch.isnan(ret)
-        mse = F.mse_loss(out.ret_norm[mask], (ret / self.return_scale)[mask])
-        fixed = (ql + bce).detach()  # unweighted: a criterion that does not move in training
-        return total, {
-            "quantile": ql.detach(),
-            "bce": bce.detach(),
-            "mse": mse.detach(),
-            "fixed": fixed,
-        }
+        return self.weighted_loss("quantile", ql, bce, out.ret_norm, ret)

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from tradeformer.models.base import ForecastModel, PresetConfig
@@ -171,15 +170,4 @@ class TimeFormerXL(ForecastModel):
         """Kendall-weighted heteroscedastic NLL (normalised returns) + direction BCE."""
         nll = gaussian_nll(out.ret_norm, out.log_var, ret / self.return_scale)
         bce = direction_loss(out.dir_logit, direction)
-        total = self.task_weights([nll, bce])
-        mse = F.mse_loss(
-            torch.nan_to_num(out.ret_norm)[~torch.isnan(ret)],
-            (ret / self.return_scale)[~torch.isnan(ret)],
-        )
-        fixed = (nll + bce).detach()  # unweighted: a criterion that does not move in training
-        return total, {
-            "nll": nll.detach(),
-            "bce": bce.detach(),
-            "mse": mse.detach(),
-            "fixed": fixed,
-        }
+        return self.weighted_loss("nll", nll, bce, out.ret_norm, ret)
