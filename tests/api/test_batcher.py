@@ -95,11 +95,18 @@ def test_full_queue_is_refused_at_once_not_waited_on():
 
     release = threading.Event()
     b = Batcher(_blocked(release), threading.Lock(), max_batch=1, max_queue=2, timeout_s=10)
+    def until(cond):
+        deadline = time.monotonic() + 10
+        while not cond():
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+
     with ThreadPoolExecutor(3) as pool:
         running = pool.submit(b.submit, "store", "A")  # taken by the worker, blocked
-        time.sleep(0.2)
+        until(lambda: running.running() and b.queue.qsize() == 0 and b.batches == [])
+        time.sleep(0.05)
         waiting = [pool.submit(b.submit, "store", s) for s in ("B", "C")]  # fill the queue
-        time.sleep(0.2)
+        until(lambda: b.queue.qsize() == 2)
         t0 = time.perf_counter()
         with pytest.raises(Busy, match="2 requests already waiting"):
             b.submit("store", "D")
