@@ -95,6 +95,7 @@ def test_full_queue_is_refused_at_once_not_waited_on():
 
     release = threading.Event()
     b = Batcher(_blocked(release), threading.Lock(), max_batch=1, max_queue=2, timeout_s=10)
+
     def until(cond):
         deadline = time.monotonic() + 10
         while not cond():
