@@ -20,7 +20,6 @@ from rich.table import Table
 from tradeformer import __version__
 from tradeformer.api import API_KEY_ENV
 from tradeformer.data.loading import LoadedBars, load_bars
-from tradeformer.data.resample import resample
 from tradeformer.data.schema import Timeframe
 from tradeformer.data.store import BarStore
 from tradeformer.data.validation import DataValidationError, ValidationReport
@@ -250,37 +249,16 @@ def _timeframes(text: str) -> list[str]:
         raise
 
 
-def _derived(
-    loaded: LoadedBars, targets: list[str], calendar: str
-) -> dict[str, dict[str, pd.DataFrame]]:
-    out: dict[str, dict[str, pd.DataFrame]] = {}
-    order = [t.value for t in Timeframe]
-    for tf in targets:
-        for sym, frame in loaded.bars.items():
-            src = loaded.timeframes[sym]
-            if src not in order or order.index(tf) <= order.index(src):
-                continue  # only coarser timeframes are derived
-            out.setdefault(tf, {})[sym] = resample(frame, tf, source=src, calendar=calendar)
-    return out
-
-
 def _write_store(
     loaded: LoadedBars, out: Path, derived: list[str], calendar: str, source: str
 ) -> BarStore:
-    tfs = set(loaded.timeframes.values())
-    if len(tfs) != 1:
-        _fail(f"symbols have different timeframes {sorted(tfs)}: import them separately")
-    base = tfs.pop()
-    store = BarStore(out)
-    by_tf = {base: loaded.bars, **_derived(loaded, derived, calendar)}
-    meta = {
-        "source": source,
-        "adjusted": loaded.adjusted,
-        "calendar": calendar,
-        "validation": loaded.report.to_dict(),
-    }
-    store.write_many(by_tf, meta=meta, base_timeframe=base)
-    return store
+    from tradeformer.data.sources import write_store
+
+    try:
+        return write_store(loaded, out, source=source, derive=derived, calendar=calendar)
+    except ValueError as e:
+        _fail(str(e))
+        raise
 
 
 @data_app.command("validate")

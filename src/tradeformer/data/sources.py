@@ -1,6 +1,7 @@
-"""One way to turn a `--data` argument into a bar store: the store itself, or a file/folder of
-CSV/Parquet bars validated and imported once into the cache (what `train`, `predict`, `serve`,
-`features` and `demo` all call)."""
+"""Bars into stores: `write_store` (validated bars + derived timeframes, what `data import` and
+`data download` write) and `resolve_store`, the one way to turn a `--data` argument into a
+store: the store itself, or a file/folder of CSV/Parquet bars validated and imported once into
+the cache (what `train`, `predict`, `serve`, `features` and `demo` all call)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from tradeformer.data.loading import data_files, load_bars
+import pandas as pd
+
+from tradeformer.data.loading import LoadedBars, data_files, load_bars
+from tradeformer.data.resample import resample
+from tradeformer.data.schema import Timeframe
+from tradeformer.data.sessions import DEFAULT_CALENDAR
 from tradeformer.data.store import MANIFEST, BarStore
 
 DEFAULT_CACHE = ".tradeformer_cache"
@@ -26,6 +32,47 @@ def _source_key(path: Path, files: list[Path], options: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
+def derived_timeframes(
+    loaded: LoadedBars, targets: Iterable[str], calendar: str
+) -> dict[str, dict[str, pd.DataFrame]]:
+    """The loaded bars resampled to each coarser target timeframe (finer ones are skipped)."""
+    out: dict[str, dict[str, pd.DataFrame]] = {}
+    order = [t.value for t in Timeframe]
+    for tf in targets:
+        for sym, frame in loaded.bars.items():
+            src = loaded.timeframes[sym]
+            if src not in order or order.index(tf) <= order.index(src):
+                continue
+            out.setdefault(tf, {})[sym] = resample(frame, tf, source=src, calendar=calendar)
+    return out
+
+
+def write_store(
+    loaded: LoadedBars,
+    out: str | Path,
+    *,
+    source: str,
+    derive: Iterable[str] = (),
+    calendar: str = DEFAULT_CALENDAR,
+) -> BarStore:
+    """Validated bars (one base timeframe) plus coarser `derive` timeframes as a store, with
+    the provenance and validation report in its manifest."""
+    tfs = set(loaded.timeframes.values())
+    if len(tfs) != 1:
+        raise ValueError(f"symbols have different timeframes {sorted(tfs)}: import them separately")
+    base = tfs.pop()
+    by_tf = {base: loaded.bars, **derived_timeframes(loaded, derive, calendar)}
+    meta = {
+        "source": source,
+        "adjusted": loaded.adjusted,
+        "calendar": calendar,
+        "validation": loaded.report.to_dict(),
+    }
+    store = BarStore(out)
+    store.write_many(by_tf, meta=meta, base_timeframe=base)
+    return store
+
+
 def import_bars(
     path: str | Path,
     out: str | Path,
@@ -37,14 +84,7 @@ def import_bars(
 ) -> BarStore:
     """Validate the bars at `path` (reject policy) and write them, one timeframe, as a store."""
     loaded = load_bars(path, adjust=adjust, symbols=symbols, min_bars=min_bars, progress=progress)
-    tfs = set(loaded.timeframes.values())
-    if len(tfs) != 1:
-        raise ValueError(f"{path}: symbols have different timeframes {sorted(tfs)}")
-    base = tfs.pop()
-    meta = {"source": str(path), "adjusted": adjust, "validation": loaded.report.to_dict()}
-    store = BarStore(out)
-    store.write_many({base: loaded.bars}, meta=meta, base_timeframe=base)
-    return store
+    return write_store(loaded, out, source=str(path))
 
 
 def resolve_store(
