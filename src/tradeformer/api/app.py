@@ -74,14 +74,12 @@ class ServeLimits:
     timeout_s: float = 30.0
 
 
-def _key_check(api_key: str | None):
-    """A dependency that admits requests carrying `api_key` in X-API-Key (none: all)."""
+def _key_check(api_key: str):
+    """A dependency that admits requests carrying `api_key` in X-API-Key."""
     header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the server's key")
-    expected = api_key.encode() if api_key else None
+    expected = api_key.encode()
 
     def check(given: str | None = Depends(header)) -> None:
-        if expected is None:
-            return
         if given is None or not hmac.compare_digest(given.encode(), expected):
             raise HTTPException(401, "missing or wrong API key", {"WWW-Authenticate": "APIKey"})
 

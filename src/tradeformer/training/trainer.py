@@ -225,18 +225,7 @@ def train_model(
     per_epoch = min(len(train_rows), cfg.max_samples_per_epoch or len(train_rows))
     n_batches = len(epoch_batches(train_rows, codes, cfg, np.random.default_rng(0), per_epoch))
     steps_per_epoch = max(1, math.ceil(n_batches / world))
-    opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr)
-    # fp16 gradients underflow without loss scaling; bf16 and fp32 need none
-    grad_scaler = torch.amp.GradScaler(
-        "cuda", enabled=autocast_dtype(device, cfg.precision) == torch.float16
-    )
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt,
-        max_lr=cfg.max_lr,
-        epochs=cfg.epochs,
-        steps_per_epoch=steps_per_epoch,
-        pct_start=cfg.pct_start,
-    )
+    opt, sched, grad_scaler = _optimiser(model, cfg, device, steps_per_epoch)
     eval_rng = np.random.default_rng(seed + 1)  # rank IC needs whole dates: subsample dates
     if cfg.batching == "dates" or cfg.select_on == "rank_ic":
         val_eval = _subsample_dates(val_rows, codes, cfg.max_eval_samples, eval_rng)
@@ -245,6 +234,7 @@ def train_model(
 
     ckpt = out_dir / "checkpoint.pt"
     st = _resume(ckpt, model, opt, sched, grad_scaler)
+    step = _Step(model, net, opt, sched, grad_scaler, cfg, device)
     with Progress(disable=not progress, transient=True) as bar:
         for epoch in range(st["epoch"], cfg.epochs if not st["done"] else 0):
             t0 = time.perf_counter()
@@ -256,7 +246,6 @@ def train_model(
             batches = epoch_batches(train_rows, codes, cfg, rng, per_epoch)[rank::world]
             batches += [train_rows[:0]] * (steps_per_epoch - len(batches))  # equal ranks
             task = bar.add_task(f"{label} epoch {epoch + 1}/{cfg.epochs}", total=steps_per_epoch)
-            step = _Step(model, net, opt, sched, grad_scaler, cfg, device)
             train_loss, wait_share = step.epoch(
                 Prefetcher(lambda r: _batch(u, r, cfg, scaler, codes, device), batches),
                 functools.partial(bar.advance, task),
@@ -273,13 +262,7 @@ def train_model(
                     "seconds": time.perf_counter() - t0,
                 }
             )
-            score = _score(val, cfg)
-            if score > st["best_score"] + 1e-6 or st["best"] is None:
-                st["best_score"], st["bad"] = score, 0
-                st["best"] = copy.deepcopy(model.state_dict())
-            else:
-                st["bad"] += 1
-            st["done"] = st["bad"] >= cfg.patience or epoch + 1 == cfg.epochs
+            _early_stopping(st, model, _score(val, cfg), epoch, cfg)
             if rank == 0:
                 _save_checkpoint(ckpt, model, (opt, sched, grad_scaler), epoch, st)
                 _write_history(out_dir, st["history"])
@@ -288,6 +271,32 @@ def train_model(
     if st["best"] is not None:
         model.load_state_dict(st["best"])
     return model.cpu().eval(), st["history"]
+
+
+def _optimiser(model: nn.Module, cfg: TrainingConfig, device: str, steps_per_epoch: int):
+    """AdamW (decay groups), the OneCycle schedule, and a GradScaler that is on for fp16 only
+    (fp16 gradients underflow without loss scaling; bf16 and fp32 need none)."""
+    opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt,
+        max_lr=cfg.max_lr,
+        epochs=cfg.epochs,
+        steps_per_epoch=steps_per_epoch,
+        pct_start=cfg.pct_start,
+    )
+    fp16 = autocast_dtype(device, cfg.precision) == torch.float16
+    return opt, sched, torch.amp.GradScaler("cuda", enabled=fp16)
+
+
+def _early_stopping(st: dict, model: nn.Module, score: float, epoch: int, cfg) -> None:
+    """Keep the best weights so far; the run is done after `patience` epochs without a gain
+    or at the last epoch."""
+    if score > st["best_score"] + 1e-6 or st["best"] is None:
+        st["best_score"], st["bad"] = score, 0
+        st["best"] = copy.deepcopy(model.state_dict())
+    else:
+        st["bad"] += 1
+    st["done"] = st["bad"] >= cfg.patience or epoch + 1 == cfg.epochs
 
 
 def _batch(u: Universe, r: np.ndarray, cfg, scaler: Scaler, codes: np.ndarray, device: str):
