@@ -70,14 +70,6 @@ def shared_data(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def real_data() -> Path:
-    """The real set itself, for tests of its known quirks or its full size."""
-    if not HAVE_SHARED:
-        pytest.skip(f"real test data not found at {SHARED_DATA} (set TRADEFORMER_SHARED_DATA)")
-    return SHARED_DATA
-
-
-@pytest.fixture(scope="session")
 def aapl_daily(shared_data: Path) -> pd.DataFrame:
     return pd.read_parquet(shared_data / "daily" / "AAPL.parquet")
 

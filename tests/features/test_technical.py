@@ -128,12 +128,12 @@ def test_scale_free(universe):
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
 
 
-def test_flat_closes_give_mid_band_not_inf(shared_data):
+def test_flat_closes_give_mid_band_not_inf():
     """A halted stock (20+ equal closes) has zero-width bands; TA-Lib's rolling mean leaves a
-    rounding residue there, which once made bb_position -inf."""
-    bars = (
-        pd.read_parquet(shared_data / "daily" / "MSFT.parquet").iloc[-300:].reset_index(drop=True)
-    )
+    rounding residue there, which once made bb_position -inf (found on the bundled MSFT)."""
+    from tradeformer.data import load_sample
+
+    bars = load_sample().bars["MSFT"].iloc[-300:].reset_index(drop=True)
     flat = slice(200, 230)
     for col in ("open", "high", "low", "close"):
         bars.loc[flat, col] = 490.780041
