@@ -30,7 +30,8 @@ from tradeformer.dataset.cross_section import apply_cross_section
 from tradeformer.dataset.universe import Scaler
 from tradeformer.evaluation.cross_section import ic_summary, long_short
 from tradeformer.models import build_model
-from tradeformer.training.pipeline import next_bar_returns, prepare_data
+from tradeformer.dataset.prepare import prepare_data
+from tradeformer.training.frames import next_bar_returns
 from tradeformer.training.trainer import predict, train_model
 
 CS_NORM = {"context": "cs_rank", "embedding": "cs_zscore"}
@@ -73,7 +74,7 @@ def run_variant(name, spec, base_u, cfg, fold, test_rows, args, out_dir) -> dict
     tr = u.rows_between(fold.train_start, fold.train_end)
     va = u.rows_between(fold.val_start, fold.val_end)
     scaler = Scaler.fit(u, tr)
-    choice = getattr(cfg.models, args.model)
+    choice = cfg.models[args.model]
     over = dict(
         choice.overrides,
         embed_dim=u.embedding.shape[1],
@@ -120,7 +121,7 @@ def main() -> None:
     args = ap.parse_args()
     cfg = load_config(args.config)
     torch.set_num_threads(cfg.training.num_threads or torch.get_num_threads())
-    data = prepare_data(cfg, progress=False, log=lambda *a: None)
+    data = prepare_data(cfg, progress=False)
     u, cal = data.universe, data.calendar
     fold = cal.folds[-1]
     test_rows = u.rows_between(cal.test_start, cal.test_end)

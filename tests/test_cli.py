@@ -21,11 +21,11 @@ def test_validate_real_daily_and_hourly(shared_data):
     assert rep["errors"] == [] and rep["symbols"]["AAPL"]["timeframe"] == "1H"
 
 
-def test_validate_reports_problem_and_exits_1(aapl_daily, write_parquet):
+def test_validate_reports_problem_and_exits_3(aapl_daily, write_parquet):
     bad = aapl_daily.copy()
     bad.loc[321, "volume"] = -1
     res = runner.invoke(app, ["data", "validate", str(write_parquet(bad))])
-    assert res.exit_code == 1
+    assert res.exit_code == 3  # DataError
     when = aapl_daily["timestamp"].iloc[321]
     assert f"AAPL: negative_volume at row 321 ({when})" in res.output
 
@@ -37,7 +37,7 @@ def test_import_is_all_or_nothing(aapl_daily, write_parquet, tmp_path):
     write_parquet(bad, name="BAD")
     out = tmp_path / "store"
     res = runner.invoke(app, ["data", "import", str(folder), "--out", str(out)])
-    assert res.exit_code == 1
+    assert res.exit_code == 3
     assert not out.exists() or not any(out.rglob("*"))
     res = runner.invoke(
         app, ["data", "import", str(folder), "--out", str(out), "--policy", "repair"]
@@ -70,10 +70,10 @@ def test_import_hourly_derives_4h_and_daily(shared_data, tmp_path):
 
 
 def test_bad_arguments(tmp_path):
-    assert runner.invoke(app, ["data", "validate", str(tmp_path / "x")]).exit_code == 1
+    assert runner.invoke(app, ["data", "validate", str(tmp_path / "x")]).exit_code == 4
     res = runner.invoke(app, ["data", "validate", str(tmp_path), "--policy", "fix"])
     assert res.exit_code == 2
-    assert runner.invoke(app, ["data", "info", str(tmp_path)]).exit_code == 1
+    assert runner.invoke(app, ["data", "info", str(tmp_path)]).exit_code == 4
 
 
 def test_demo_runs_offline(tmp_path):
@@ -110,10 +110,28 @@ def test_validate_names_the_new_rules_and_takes_as_of(aapl_daily, write_parquet)
     bad.loc[len(bad) - 1, "timestamp"] = pd.Timestamp("2055-01-04")
     folder = write_parquet(bad)
     res = runner.invoke(app, ["data", "validate", str(folder)])
-    assert res.exit_code == 1
+    assert res.exit_code == 3
     assert "AAPL: timestamp_in_the_future at row" in res.output
     assert "Traceback" not in res.output
     ok = runner.invoke(app, ["data", "validate", str(folder), "--as-of", "2100-01-01"])
     assert ok.exit_code == 0, ok.output
     res = runner.invoke(app, ["data", "validate", str(folder), "--as-of", "yesterday-ish"])
-    assert res.exit_code != 0 and "Traceback" not in res.output
+    assert res.exit_code == 2 and "--as-of 'yesterday-ish'" in res.output
+
+
+def test_errors_map_to_exit_codes_and_bugs_crash_loudly(monkeypatch, tmp_path):
+    """A deliberate error is one line and its class's exit code; anything else is a bug: it
+    is logged and raised with its traceback, not turned into a one-line 'error'."""
+    from tradeformer.cli import data as data_cli
+
+    res = runner.invoke(app, ["data", "info", str(tmp_path)])
+    assert res.exit_code == 4 and "error:" in res.output and res.exception is not None
+    assert isinstance(res.exception, SystemExit)
+
+    def boom(*a, **k):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(data_cli, "load_bars", boom)
+    res = runner.invoke(app, ["data", "validate", str(tmp_path)])
+    assert isinstance(res.exception, RuntimeError) and res.exit_code == 1
+    assert "tradeformer crashed (a bug" in res.output

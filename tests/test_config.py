@@ -22,8 +22,8 @@ def test_cross_sectional_config_and_per_model_training():
     cfg = load_config(Path(CONFIGS[0]).parent / "daily100_cs.yaml")
     assert cfg.target.kind == "cs_rank" and cfg.normalization.cross_sectional
     assert cfg.training.batching == "dates" and cfg.ensemble.combine == "ranks"
-    tf = model_training(cfg.training, cfg.models.timeformer)
-    tft = model_training(cfg.training, cfg.models.tft)
+    tf = model_training(cfg.training, cfg.models["timeformer"])
+    tft = model_training(cfg.training, cfg.models["tft"])
     assert tf.max_samples_per_epoch > tft.max_samples_per_epoch
     assert tft.epochs == 2 and tf.epochs == cfg.training.epochs
     assert tft.batching == "dates"  # the rest of the section is inherited

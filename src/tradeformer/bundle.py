@@ -1,9 +1,11 @@
 """The model bundle: a directory of data, not code.
 
 `manifest.json` (format, package and library versions, resolved config, feature schema with
-column order, embedding backend, data fingerprint, calendar, metrics, sha256 of every file),
-`timeformer.safetensors`, `tft.safetensors`, `scaler.safetensors`, `veto.txt` (LightGBM's text
-format) and, for the `local` embedding backend, `embedding_model/` (safetensors). No pickle.
+column order, the members with their registry kind, config and constructor arguments, embedding
+backend, data fingerprint, calendar, metrics, sha256 of every file), one
+`<member>.safetensors` per ensemble member (e.g. `timeformer`, `tft`), `scaler.safetensors`,
+`veto.txt` (LightGBM's text format) and, for the `local` embedding backend,
+`embedding_model/` (safetensors). No pickle.
 Loading checks versions, schema and hashes, and refuses a mismatch with a clear error.
 """
 
@@ -25,17 +27,13 @@ from safetensors.torch import load_file, save_file
 
 from tradeformer import __version__
 from tradeformer.dataset.universe import Scaler
-from tradeformer.features.columns import CLASSICAL_COLUMNS
-from tradeformer.features.pipeline import FEATURE_VERSION
-from tradeformer.models.tft import TFTXL, TFTConfig
-from tradeformer.models.timeformer import TimeFormerConfig, TimeFormerXL
+from tradeformer.errors import BundleError
+from tradeformer.features.columns import CLASSICAL_COLUMNS, FEATURE_VERSION
+from tradeformer.models.base import ForecastModel
+from tradeformer.models.registry import describe_model, model_from_manifest
 
-BUNDLE_FORMAT = 1
+BUNDLE_FORMAT = 2  # 2: members as a mapping (any registered network); 1: timeformer + tft
 LIBRARIES = ("torch", "lightgbm", "numpy", "pandas", "safetensors")
-
-
-class BundleError(RuntimeError):
-    """A bundle that cannot be used with this installation (the message says why)."""
 
 
 def sha256(path: Path) -> str:
@@ -57,8 +55,7 @@ def _save_model(model: torch.nn.Module, path: Path) -> None:
 def save_bundle(
     folder: Path,
     *,
-    timeformer: TimeFormerXL,
-    tft: TFTXL,
+    members: dict[str, tuple[str, ForecastModel]],
     veto_path: Path,
     scaler: Scaler,
     config: dict,
@@ -70,17 +67,17 @@ def save_bundle(
     calendar: dict,
     metrics: dict,
     veto_features: list[str],
-    variable_names: list[str],
     decision: dict | None = None,
 ) -> Path:
     """Write the bundle into `folder` atomically: built in `<folder>.partial`, then swapped in
-    (a process killed part-way leaves the previous bundle or none, never half of one)."""
+    (a process killed part-way leaves the previous bundle or none, never half of one).
+    `members`: {name: (registry kind, trained model)}, in ensemble order."""
     final = Path(folder)
     folder = final.with_name(final.name + ".partial")
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    _save_model(timeformer, folder / "timeformer.safetensors")
-    _save_model(tft, folder / "tft.safetensors")
+    for name, (_, model) in members.items():
+        _save_model(model, folder / f"{name}.safetensors")
     scaler.save(folder / "scaler.safetensors")
     shutil.copyfile(veto_path, folder / "veto.txt")
     if local_model_dir is not None:
@@ -102,9 +99,8 @@ def save_bundle(
             "lookback": lookback,
             "horizons": list(horizons),
             "veto_features": veto_features,
-            "tft_variables": variable_names,
         },
-        "models": {"timeformer": timeformer.config.to_dict(), "tft": tft.config.to_dict()},
+        "models": {name: describe_model(kind, m) for name, (kind, m) in members.items()},
         "embedding": embedding,
         "data_fingerprint": data_fingerprint,
         "calendar": calendar,
@@ -127,8 +123,9 @@ def save_bundle(
 
 def weights_hash(folder: Path) -> str:
     """One hash over the weight files (timestamps in the manifest excluded)."""
+    m = json.loads((folder / "manifest.json").read_text())
     h = hashlib.sha256()
-    for name in ("timeformer.safetensors", "tft.safetensors", "scaler.safetensors", "veto.txt"):
+    for name in (*(f"{k}.safetensors" for k in m["models"]), "scaler.safetensors", "veto.txt"):
         h.update(sha256(folder / name).encode())
     return h.hexdigest()
 
@@ -137,8 +134,7 @@ def weights_hash(folder: Path) -> str:
 class Bundle:
     folder: Path
     manifest: dict
-    timeformer: TimeFormerXL
-    tft: TFTXL
+    members: dict[str, ForecastModel]  # in ensemble order
     veto: lgb.Booster
     scaler: Scaler
 
@@ -155,6 +151,22 @@ def _major_minor(v: str) -> tuple[str, ...]:
     return tuple(v.split("+")[0].split(".")[:2])
 
 
+def _members_of_format_1(m: dict) -> dict:
+    """A format-1 manifest (the fixed TimeFormer + TFT pair) in format 2's terms: the same
+    files and, for the veto, the same feature order (only its column names changed)."""
+    m = dict(m, format_version=2)
+    old = m["models"]
+    m["models"] = {
+        "timeformer": {"kind": "timeformer", "config": old["timeformer"], "init": {}},
+        "tft": {
+            "kind": "tft",
+            "config": old["tft"],
+            "init": {"variable_names": m["schema"]["tft_variables"]},
+        },
+    }
+    return m
+
+
 def load_bundle(folder: str | Path) -> Bundle:
     """Load and verify a bundle; raises BundleError naming what does not match."""
     folder = Path(folder)
@@ -163,6 +175,8 @@ def load_bundle(folder: str | Path) -> Bundle:
         raise BundleError(f"{folder}: no manifest.json (not a tradeformer bundle)")
     m = json.loads(mpath.read_text())
     problems = []
+    if m.get("format_version") == 1:
+        m = _members_of_format_1(m)
     if m.get("format") != "tradeformer-bundle" or m.get("format_version") != BUNDLE_FORMAT:
         problems.append(f"bundle format {m.get('format_version')} != {BUNDLE_FORMAT}")
     here = _versions()
@@ -186,12 +200,14 @@ def load_bundle(folder: str | Path) -> Bundle:
         raise BundleError(
             f"cannot load bundle {folder}:\n" + "\n".join(f"  - {p}" for p in problems)
         )
-    tf = TimeFormerXL(TimeFormerConfig(**m["models"]["timeformer"]))
-    tf.load_state_dict(load_file(str(folder / "timeformer.safetensors")))
-    tcfg = dict(m["models"]["tft"])
-    tcfg["quantiles"] = tuple(tcfg["quantiles"])
-    tft = TFTXL(TFTConfig(**tcfg), variable_names=m["schema"]["tft_variables"])
-    tft.load_state_dict(load_file(str(folder / "tft.safetensors")))
+    members = {}
+    for name, entry in m["models"].items():
+        try:
+            model = model_from_manifest(entry["kind"], entry["config"], entry["init"])
+        except ValueError as e:  # a member kind this installation has not registered
+            raise BundleError(f"cannot load bundle {folder}: member {name}: {e}") from None
+        model.load_state_dict(load_file(str(folder / f"{name}.safetensors")))
+        members[name] = model.eval()
     veto = lgb.Booster(model_file=str(folder / "veto.txt"))
     scaler = Scaler.load(folder / "scaler.safetensors")
-    return Bundle(folder, m, tf.eval(), tft.eval(), veto, scaler)
+    return Bundle(folder, m, members, veto, scaler)

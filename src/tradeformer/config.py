@@ -1,21 +1,68 @@
 """The experiment config: one YAML file, validated with pydantic; each stage reads its section.
 
 `tradeformer train --config configs/demo.yaml`; the resolved config is saved with every run.
+A leaf module: it imports no other part of tradeformer at import time (the feature parameter
+defaults and the registry are looked up when a config is built or checked).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+from dataclasses import asdict
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from tradeformer.features.pipeline import FeatureConfig
+from tradeformer.errors import ConfigError
+
+DEFAULT_MEMBERS = {"timeformer": 0.35, "tft": 0.30}  # the spec's members and weights
+MEMBER_NAME = re.compile(r"^[a-z][a-z0-9]*$")  # no "_": columns are `<member>_<quantity>`
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _feature_defaults(family: str) -> dict:
+    from tradeformer.features.smc import SMCParams
+    from tradeformer.features.technical import TechnicalParams
+
+    return asdict({"technical": TechnicalParams, "smc": SMCParams}[family]())
+
+
+class FeatureConfig(_Strict):
+    """Options of the classical feature build (saved with every table)."""
+
+    timeframe: str | None = None  # bars to compute on; default: the store's base timeframe
+    use_intraday: bool = True  # MTF 4H/1H from the store's intraday bars when present
+    horizons: tuple[int, ...] = (3, 5, 10)
+    label_kind: Literal["log", "simple"] = "log"
+    calendar: str = "XNYS"
+    technical: dict = Field(default_factory=lambda: _feature_defaults("technical"))
+    smc: dict = Field(default_factory=lambda: _feature_defaults("smc"))
+    mtf: dict = Field(default_factory=lambda: {"ema_fast": 9, "ema_slow": 21})
+
+    def params(self):
+        """The parameter objects of the TA, SMC and MTF columns."""
+        from tradeformer.features.mtf import MTFParams
+        from tradeformer.features.smc import SMCParams
+        from tradeformer.features.technical import TechnicalParams
+
+        return (
+            TechnicalParams(**self.technical),
+            SMCParams(**self.smc),
+            MTFParams(calendar=self.calendar, **self.mtf),
+        )
+
+    def fingerprint(self) -> str:
+        from tradeformer.features.columns import FEATURE_VERSION
+
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True) + FEATURE_VERSION
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 class DataConfig(_Strict):
@@ -49,6 +96,9 @@ class CalendarConfig(_Strict):
 
 
 class ModelChoice(_Strict):
+    """One ensemble member: a registered network (`kind`, default: the member's own name)."""
+
+    kind: str | None = None
     preset: str = "small"
     overrides: dict = Field(default_factory=dict)
     # this model's changes to the `training` section (e.g. a larger `max_samples_per_epoch`
@@ -61,11 +111,6 @@ def model_training(base: TrainingConfig, choice: ModelChoice) -> TrainingConfig:
     if not choice.training:
         return base
     return TrainingConfig(**{**base.model_dump(), **choice.training})
-
-
-class ModelsConfig(_Strict):
-    timeformer: ModelChoice = ModelChoice()
-    tft: ModelChoice = ModelChoice()
 
 
 class TrainingConfig(_Strict):
@@ -115,19 +160,28 @@ class VetoConfig(_Strict):
 
 
 class EnsembleConfig(_Strict):
-    """Spec: 0.35 * TimeFormer + 0.30 * TFT + 0.35 * their average (= 0.525 / 0.475)."""
+    """Spec: 0.35 * TimeFormer + 0.30 * TFT + 0.35 * their average (= 0.525 / 0.475).
+    `weights`: one per member of `models`; `average`: the weight of the members' mean."""
 
-    timeformer: float = 0.35
-    tft: float = 0.30
+    weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_MEMBERS))
     average: float = 0.35
     horizon: int = 3
     # returns: weighted predicted returns; ranks: weighted per-date ranks of each model's
     # prediction (in [-1, 1]; > 0 = above the date's median), for cross-sectional targets
     combine: Literal["returns", "ranks"] = "returns"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _named_weights(cls, raw):
+        """Configs written before `weights` (`timeformer: 0.35, tft: 0.30`) still load."""
+        if isinstance(raw, dict) and set(raw) & set(DEFAULT_MEMBERS) and "weights" not in raw:
+            raw = dict(raw)
+            raw["weights"] = {k: raw.pop(k) for k in DEFAULT_MEMBERS if k in raw}
+        return raw
+
     @model_validator(mode="after")
     def _sums_to_one(self) -> EnsembleConfig:
-        total = self.timeformer + self.tft + self.average
+        total = sum(self.weights.values()) + self.average
         if abs(total - 1.0) > 1e-9:
             raise ValueError(f"ensemble weights must sum to 1, got {total}")
         return self
@@ -171,19 +225,34 @@ class ExperimentConfig(_Strict):
     calendar: CalendarConfig
     target: TargetConfig = TargetConfig()
     normalization: NormalizationConfig = NormalizationConfig()
-    models: ModelsConfig = ModelsConfig()
+    # the ensemble's members, by name, in order: {name: {kind, preset, overrides, training}}
+    models: dict[str, ModelChoice] = Field(
+        default_factory=lambda: {name: ModelChoice() for name in DEFAULT_MEMBERS}
+    )
     training: TrainingConfig = TrainingConfig()
     veto: VetoConfig = VetoConfig()
     ensemble: EnsembleConfig = EnsembleConfig()
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentConfig:
-        for name in ("timeformer", "tft"):
+        if not self.models:
+            raise ValueError("models: at least one member")
+        for name, choice in self.models.items():
+            if not MEMBER_NAME.match(name) or name == "ensemble":
+                raise ValueError(
+                    f"models.{name}: a member name is lower-case letters and digits "
+                    "(not 'ensemble')"
+                )
             try:
-                model_training(self.training, getattr(self.models, name))
+                model_training(self.training, choice)
             except ValidationError as e:
                 bad = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
                 raise ValueError(f"models.{name}.training: {bad}") from None
+        if list(self.ensemble.weights) != list(self.models):
+            raise ValueError(
+                f"ensemble.weights names {list(self.ensemble.weights)}; models are "
+                f"{list(self.models)} (one weight per member, same order)"
+            )
         if self.ensemble.horizon not in self.features.horizons:
             raise ValueError(
                 f"ensemble.horizon {self.ensemble.horizon} is not a label horizon "
@@ -191,9 +260,8 @@ class ExperimentConfig(_Strict):
             )
         return self
 
-
-class ConfigError(ValueError):
-    """A config file that does not validate; the message lists each field and problem."""
+    def member_kind(self, name: str) -> str:
+        return self.models[name].kind or name
 
 
 def load_config(path: str | Path, overrides: dict | None = None) -> ExperimentConfig:

@@ -13,7 +13,7 @@ from tradeformer.training.pipeline import run_training
 @pytest.fixture(scope="package")
 def served(tiny_source, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("api")
-    summary = run_training(tiny_config(tiny_source, tmp), progress=False, quiet=True)
+    summary = run_training(tiny_config(tiny_source, tmp), progress=False)
     store = next((tmp / "cache" / "stores").iterdir())
     app = create_app(summary["bundle"], store)
     return summary, store, TestClient(app, raise_server_exceptions=False)

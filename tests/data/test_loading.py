@@ -10,6 +10,7 @@ import pytest
 
 from tradeformer.data import adjust_ohlc, load_bars, load_sample
 from tradeformer.data.loading import parse_timestamps
+from tradeformer.errors import NotFoundError
 
 
 def _yahoo_csv(frame: pd.DataFrame) -> pd.DataFrame:
@@ -88,7 +89,7 @@ def test_directory_mixing_csv_and_parquet(aapl_daily, shared_data, tmp_path):
 
 
 def test_missing_path_and_empty_dir(tmp_path):
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(NotFoundError):
         load_bars(tmp_path / "nope")
     with pytest.raises(ValueError, match="no CSV or Parquet files"):
         load_bars(tmp_path)
@@ -127,3 +128,19 @@ def test_hundred_symbol_daily_set_loads_fast(shared_data):
     assert len(loaded.symbols) == 100
     assert sum(len(f) for f in loaded.bars.values()) > 500_000
     assert elapsed < 10, elapsed
+
+
+def test_timestamps_outside_the_nanosecond_range_are_unparsable_not_a_crash():
+    """Found by fuzzing the API: year 490 parsed at microsecond resolution overflowed the
+    conversion to nanoseconds (an uncaught OutOfBoundsDatetime, a 500)."""
+    from tradeformer.data.loading import parse_timestamps
+
+    cases = [
+        ("0490-12-06T05:30:43Z", "2001-01-02T15:30:00Z"),
+        ("0490-12-06", "2001-01-02"),
+        ("2990-12-06 10:00", "2001-01-02 10:00"),
+    ]
+    for bad, good in cases:
+        ts, _ = parse_timestamps(pd.Series([bad, good]))
+        assert str(ts.dtype).startswith("datetime64[ns")
+        assert ts.isna().tolist() == [True, False], (bad, ts.tolist())

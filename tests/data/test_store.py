@@ -9,6 +9,7 @@ import pytest
 
 from tradeformer.data import BarStore, load_sample, resample
 from tradeformer.data.store import frame_fingerprint, safe_name
+from tradeformer.errors import NotFoundError
 
 
 def test_round_trip_and_manifest(tmp_path):
@@ -47,7 +48,7 @@ def test_failed_write_leaves_nothing(tmp_path):
 
 
 def test_not_a_store(tmp_path):
-    with pytest.raises(FileNotFoundError, match="not a tradeformer store"):
+    with pytest.raises(NotFoundError, match="not a tradeformer store"):
         BarStore(tmp_path).symbols()
 
 

@@ -46,7 +46,6 @@ def test_no_training_label_window_reaches_validation_or_test(tiny_source, tmp_pa
         stages=("data",),
         label_hook=grab,
         progress=False,
-        quiet=True,
     )
     u, cal = seen["u"], seen["cal"]
     h = max(u.horizons)

@@ -14,19 +14,20 @@ from typer.testing import CliRunner
 
 from tests.conftest import tiny_config
 from tradeformer.cli import app
+from tradeformer.dataset.prepare import prepare_data
 from tradeformer.evaluation import evaluate_run
 from tradeformer.evaluation.ablations import ablated_universe
 from tradeformer.evaluation.report import render_report
 from tradeformer.features.columns import CLASSICAL_COLUMNS, MTF_COLUMNS
-from tradeformer.training.pipeline import prepare_data, run_training
+from tradeformer.training.pipeline import run_training
 
 
 @pytest.fixture(scope="module")
 def evaluated(tiny_source, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("eval")
-    summary = run_training(tiny_config(tiny_source, tmp), progress=False, quiet=True)
+    summary = run_training(tiny_config(tiny_source, tmp), progress=False)
     run = Path(summary["run_dir"])
-    ev = evaluate_run(run, ablations=("no_mtf",), n_boot=50, log=lambda *a: None)
+    ev = evaluate_run(run, ablations=("no_mtf",), n_boot=50)
     return run, ev, render_report(run)
 
 
@@ -71,7 +72,7 @@ def test_ablation_retrains_without_the_group(evaluated, tiny_source, tmp_path):
     assert full["delta_accuracy"] == 0.0
     assert no_mtf["accuracy"] - full["accuracy"] == pytest.approx(no_mtf["delta_accuracy"])
     cfg = tiny_config(tiny_source, tmp_path)
-    u = prepare_data(cfg, progress=False, log=lambda *a: None).universe
+    u = prepare_data(cfg, progress=False).universe
     ua = ablated_universe(u, "no_mtf")
     cols = [CLASSICAL_COLUMNS.index(c) for c in MTF_COLUMNS]
     assert (ua.context[:, cols] == 0).all()
@@ -102,7 +103,7 @@ def test_cli_report_and_errors(evaluated, tmp_path):
     assert r.exit_code == 0, r.output
     assert "spec vs measured" in r.output
     r = CliRunner().invoke(app, ["evaluate", str(tmp_path)])
-    assert r.exit_code == 1
+    assert r.exit_code == 4  # NotFoundError
     assert "no config.yaml" in re.sub(r"\s+", " ", r.output)
     r = CliRunner().invoke(app, ["evaluate", str(run), "--ablations", "no_magic"])
     assert r.exit_code == 2
@@ -119,20 +120,20 @@ def test_retraining_path_reproduces_the_full_runs_models(evaluated, tiny_source)
     """The ablation retrain is apples to apples: with nothing removed, it gives the run's own
     test predictions bit for bit (same fold, seed, data and budget)."""
     from tradeformer.evaluation.evaluate import load_run_config
-    from tradeformer.training.pipeline import fit_fold_models
+    from tradeformer.stages.deep import fit_fold_models
     from tradeformer.training.trainer import predict
 
     run, _, _ = evaluated
     cfg = load_run_config(run)
-    data = prepare_data(cfg, progress=False, log=lambda *a: None)
+    data = prepare_data(cfg, progress=False)
     u, cal = data.universe, data.calendar
     models, scaler, _ = fit_fold_models(
-        cfg, u, cal.folds[-1], out_dir=run / "scratch", progress=False, log=lambda *a: None
+        cfg, u, cal.folds[-1], out_dir=run / "scratch", progress=False
     )
     rows = u.rows_between(cal.test_start, cal.test_end, labeled=False)
     frame = pd.read_parquet(run / "test_predictions.parquet")
     h = cfg.ensemble.horizon
     j = data.horizons.index(h)
     for name in ("timeformer", "tft"):
-        p = predict(models[name], u, rows, cfg.training.lookback, scaler)
+        p = predict(models[name][1], u, rows, cfg.training.lookback, scaler)
         np.testing.assert_array_equal(p["ret"][:, j], frame[f"{name}_ret_{h}"].to_numpy())

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from tradeformer.cli import app
 from tradeformer.data import BarStore, load_bars, resample
+from tradeformer.errors import NotFoundError
 from tradeformer.features import (
     CLASSICAL_COLUMNS,
     WARMUP_BARS,
@@ -71,7 +72,7 @@ def test_same_result_in_process_and_in_pool(small_store, tmp_path):
 
 
 def test_unknown_symbol(small_store, tmp_path):
-    with pytest.raises(KeyError, match="NOPE"):
+    with pytest.raises(NotFoundError, match="NOPE"):
         build_features(small_store, tmp_path, symbols=["NOPE"], progress=False)
 
 
@@ -121,4 +122,4 @@ def test_cli_features_build(small_store, tmp_path):
             "pct",
         ],
     )
-    assert bad.exit_code == 1
+    assert bad.exit_code == 2 and "label_kind" in bad.output  # ConfigError

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from tests.conftest import tiny_config
 from tradeformer.cli import app
 from tradeformer.data import DataValidationError
+from tradeformer.errors import NotFoundError
 from tradeformer.inference import Predictor, predict_next_trade
 from tradeformer.training.pipeline import run_training
 
@@ -20,7 +21,7 @@ from tradeformer.training.pipeline import run_training
 @pytest.fixture(scope="module")
 def trained(tiny_source, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("run")
-    summary = run_training(tiny_config(tiny_source, tmp), progress=False, quiet=True)
+    summary = run_training(tiny_config(tiny_source, tmp), progress=False)
     store = next((tmp / "cache" / "stores").iterdir())
     return summary, Predictor.load(summary["bundle"]), store
 
@@ -57,7 +58,7 @@ def test_batch_equals_single_and_store_equals_bars(trained, tiny_source):
     d = predict_next_trade(pred, "XOM", store)
     assert d["action"] in ("BUY", "SELL", "HOLD")
     assert set(d) >= {"expected_return", "confidence", "stockformer_ret", "tft_ret", "veto_prob"}
-    assert "tft_p10_p90_10" in d
+    assert "tft_q_range_10" in d
 
 
 def test_clear_errors(trained, tiny_source):
@@ -69,7 +70,7 @@ def test_clear_errors(trained, tiny_source):
     bad.loc[len(bad) - 1, "high"] = 1.0
     with pytest.raises(DataValidationError, match="high_below_open_close"):
         pred.predict_bars({"AAPL": bad})
-    with pytest.raises(KeyError, match="NOPE"):
+    with pytest.raises(NotFoundError, match="NOPE"):
         pred.predict_store(store, ["NOPE"])
 
 

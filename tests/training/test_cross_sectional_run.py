@@ -25,8 +25,8 @@ def cs_run(tmp_path_factory):
     # ~4.5 test years (1,130 dates): enough blocks for a date bootstrap to mean something
     cal = {"calendar": {"test_start": "2011-01-01", "n_folds": 2, "val_bars": 250}}
     cfg = tiny_config(source, tmp, **CROSS_SECTIONAL, **cal)
-    summary = run_training(cfg, progress=False, quiet=True)
-    ev = evaluate_run(summary["run_dir"], n_boot=200, log=lambda *a: None)
+    summary = run_training(cfg, progress=False)
+    ev = evaluate_run(summary["run_dir"], n_boot=200)
     store = next((tmp / "cache" / "stores").iterdir())
     return summary, ev, store, source
 

@@ -17,10 +17,8 @@ from tradeformer.training.pipeline import run_training
 def runs(tiny_source, tmp_path_factory):
     """A: a run; B: the same seed from a fresh cache; C: test-period labels shuffled."""
     shared = tmp_path_factory.mktemp("shared")
-    a = run_training(tiny_config(tiny_source, shared), progress=False, quiet=True)
-    b = run_training(
-        tiny_config(tiny_source, tmp_path_factory.mktemp("fresh")), progress=False, quiet=True
-    )
+    a = run_training(tiny_config(tiny_source, shared), progress=False)
+    b = run_training(tiny_config(tiny_source, tmp_path_factory.mktemp("fresh")), progress=False)
 
     def shuffle_test_labels(u, calendar):
         rows = u.rows_between(calendar.test_start, calendar.test_end, labeled=False)
@@ -29,7 +27,7 @@ def runs(tiny_source, tmp_path_factory):
         u.direction[rows] = u.direction[perm]
 
     c = run_training(
-        tiny_config(tiny_source, shared), label_hook=shuffle_test_labels, progress=False, quiet=True
+        tiny_config(tiny_source, shared), label_hook=shuffle_test_labels, progress=False
     )
     return a, b, c
 

@@ -19,7 +19,7 @@ from tradeformer.training.pipeline import run_training
 
 def test_killed_training_resumes_to_the_uninterrupted_result(tiny_source, tmp_path):
     cfg = tiny_config(tiny_source, tmp_path, training={"epochs": 3})
-    ref = run_training(cfg, run_dir=tmp_path / "ref", progress=False, quiet=True)
+    ref = run_training(cfg, run_dir=tmp_path / "ref", progress=False)
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
     run = tmp_path / "killed"
     cmd = [sys.executable, "-m", "tradeformer.cli", "train", "--config", str(tmp_path / "cfg.yaml")]

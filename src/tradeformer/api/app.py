@@ -35,6 +35,7 @@ from tradeformer.api.schemas import (
 )
 from tradeformer.data.store import BarStore
 from tradeformer.data.validation import DataValidationError
+from tradeformer.errors import DataError, TradeformerError
 from tradeformer.inference import Predictor
 
 
@@ -86,52 +87,78 @@ def _key_check(api_key: str):
     return check
 
 
-def create_app(
-    bundle_dir: str | Path,
-    store_dir: str | Path | None = None,
-    *,
-    limits: ServeLimits | None = None,
-    api_key: str | None = None,
-) -> FastAPI:
-    """The service. Raises (at start-up, never per request) when the bundle or the store
-    cannot be used."""
-    limits = limits or ServeLimits()
-    predictor = Predictor.load(bundle_dir)
-    # one prediction at a time: torch already uses every core, and concurrent calls from the
-    # server's thread pool would oversubscribe them (measured: 7 req/s and timeouts without)
-    lock = threading.Lock()
-    store = BarStore(store_dir) if store_dir else None
-    if store is not None and not store.exists():
-        raise ValueError(f"{store_dir}: not a bar store (import bars with `tradeformer data`)")
+@dataclass
+class Service:
+    """What the routes share: the predictor, the store, one lock, the request batcher."""
 
-    def _predict(kind: str, items: dict[str, pd.DataFrame | None]) -> pd.DataFrame:
+    predictor: Predictor
+    store: BarStore | None
+    lock: threading.Lock
+    batcher: Batcher | None = None
+
+    def store_symbol(self, symbol: str) -> str:
+        if self.store is None:
+            raise HTTPException(404, "this server has no bar store (--data)")
+        if not re.match(SYMBOL_PATTERN, symbol) or symbol not in self.store.symbols():
+            raise HTTPException(404, f"unknown symbol {symbol[:40]!r}")
+        return symbol
+
+    def predict(self, kind: str, items: dict[str, pd.DataFrame | None]) -> pd.DataFrame:
         if kind == "store":
-            return predictor.predict_store(store.root, list(items))
-        return predictor.predict_bars(items)
+            return self.predictor.predict_store(self.store.root, list(items))
+        return self.predictor.predict_bars(items)
 
-    batcher = Batcher(_predict, lock, limits.max_batch, limits.max_queue, limits.timeout_s)
-    app = FastAPI(
-        title="tradeformer",
-        version=__version__,
-        description="Next-trade predictions of the TimeFormer-XL + TFT-XL ensemble "
-        "gated by the LightGBM veto.",
-    )
-    # the scheme is declared (and enforced) only when a key is configured
-    guarded = [Depends(_key_check(api_key))] if api_key else []
-    errors = {401: "missing or wrong API key"} if api_key else {}
-    errors |= {
-        400: "the body is not valid JSON",
-        404: "unknown symbol, or no bar store",
-        422: "invalid request: its fields (a list of problems), or bars failing the data rules "
-        "the schema cannot state (high >= max(open, close), strictly increasing time, at least "
-        "`min_bars` bars of one bar size, ...; `/v1/model` gives `min_bars`)",
-        503: "busy: the queue is full or the prediction timed out; retry after Retry-After s",
-    }
+    def predict_items(self, items: list[PredictRequest]) -> pd.DataFrame:
+        """Items in order; a symbol given twice is predicted in a second call."""
+        rounds: list[dict[str, tuple[int, pd.DataFrame]]] = []
+        for k, it in enumerate(items):
+            free = next((r for r in rounds if it.symbol not in r), None)
+            if free is None:
+                rounds.append(free := {})
+            free[it.symbol] = (k, _frame(it))
+        parts = []
+        with self.lock:
+            for r in rounds:
+                out = self.predictor.predict_bars({s: f for s, (_, f) in r.items()})
+                order = out["symbol"].map({s: k for s, (k, _) in r.items()})
+                parts.append(out.assign(_order=order))
+        return pd.concat(parts).sort_values("_order").drop(columns="_order")
 
-    def documented(*codes: int) -> dict:
+    def model_info(self) -> dict:
+        p = self.predictor
+        m = p.bundle.manifest
         return {
-            c: {"model": ErrorBody, "description": errors[c]} for c in (401, *codes) if c in errors
+            "created_at": m["created_at"],
+            "versions": m["versions"],
+            "embedding": {k: m["embedding"].get(k) for k in ("backend", "dim", "key")},
+            "schema": {
+                k: m["schema"][k]
+                for k in ("classical_columns", "embedding_dim", "lookback", "horizons")
+            },
+            "members": {name: e["kind"] for name, e in m["models"].items()},
+            "calendar": m["calendar"],
+            "ensemble": m["config"]["ensemble"],
+            "veto_threshold": p.threshold,
+            "min_bars": p.min_bars,
+            # cross-sectional bundles rank each symbol within its training universe's date
+            "cross_sectional": p.cross_sectional,
+            "target": p.target,
+            "universe_size": len(p.universe),
         }
+
+
+ERRORS = {
+    400: "the body is not valid JSON",
+    404: "unknown symbol, or no bar store",
+    422: "invalid request: its fields (a list of problems), or bars failing the data rules "
+    "the schema cannot state (high >= max(open, close), strictly increasing time, at least "
+    "`min_bars` bars of one bar size, ...; `/v1/model` gives `min_bars`)",
+    503: "busy: the queue is full or the prediction timed out; retry after Retry-After s",
+}
+
+
+def _error_handlers(app: FastAPI) -> None:
+    """Deliberate errors answered with their class's status; anything else logged, 500."""
 
     @app.exception_handler(Busy)
     async def _busy(_: Request, exc: Busy):
@@ -145,21 +172,26 @@ def create_app(
             content={"detail": [i.message.replace(" [request]", "") for i in exc.issues]},
         )
 
-    @app.exception_handler(ValueError)
-    async def _bad_value(_: Request, exc: ValueError):
-        return JSONResponse(status_code=422, content={"detail": str(exc).split("\n")[0][:500]})
+    @app.exception_handler(TradeformerError)  # every deliberate error: its class's status
+    async def _deliberate(_: Request, exc: TradeformerError):
+        detail = str(exc).split("\n")[0][:500]
+        return JSONResponse(status_code=exc.http_status, content={"detail": detail})
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception):  # logged here, never sent
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         return JSONResponse(status_code=500, content={"detail": "internal error"})
 
-    def _store_symbol(symbol: str) -> str:
-        if store is None:
-            raise HTTPException(404, "this server has no bar store (--data)")
-        if not re.match(SYMBOL_PATTERN, symbol) or symbol not in store.symbols():
-            raise HTTPException(404, f"unknown symbol {symbol[:40]!r}")
-        return symbol
+
+def _routes(app: FastAPI, svc: Service, api_key: str | None) -> None:
+    # the scheme is declared (and enforced) only when a key is configured
+    guarded = [Depends(_key_check(api_key))] if api_key else []
+    errors = ({401: "missing or wrong API key"} if api_key else {}) | ERRORS
+
+    def documented(*codes: int) -> dict:
+        return {
+            c: {"model": ErrorBody, "description": errors[c]} for c in (401, *codes) if c in errors
+        }
 
     @app.get("/v1/health")
     def health() -> dict:
@@ -167,35 +199,18 @@ def create_app(
 
     @app.get("/v1/model", dependencies=guarded, responses=documented())
     def model() -> dict:
-        m = predictor.bundle.manifest
-        return {
-            "created_at": m["created_at"],
-            "versions": m["versions"],
-            "embedding": {k: m["embedding"].get(k) for k in ("backend", "dim", "key")},
-            "schema": {
-                k: m["schema"][k]
-                for k in ("classical_columns", "embedding_dim", "lookback", "horizons")
-            },
-            "calendar": m["calendar"],
-            "ensemble": m["config"]["ensemble"],
-            "veto_threshold": predictor.threshold,
-            "min_bars": predictor.min_bars,
-            # cross-sectional bundles rank each symbol within its training universe's date
-            "cross_sectional": predictor.cross_sectional,
-            "target": predictor.target,
-            "universe_size": len(predictor.universe),
-        }
+        return svc.model_info()
 
     # before GET /v1/predict/{symbol}: a wrong method on .../batch is answered "Allow: POST"
     @app.post("/v1/predict/batch", dependencies=guarded, responses=documented(400, 404, 422))
     def predict_batch(req: BatchRequest) -> dict:
         if isinstance(req, ItemsBatch):
-            return {"predictions": _records(_predict_items(req.items))}
-        syms = [_store_symbol(s) for s in req.symbols]
+            return {"predictions": _records(svc.predict_items(req.items))}
+        syms = [svc.store_symbol(s) for s in req.symbols]
         unique = list(dict.fromkeys(syms))
-        with lock:
-            table = predictor.predict_store(store.root, unique).set_index("symbol", drop=False)
-        return {"predictions": _records(table.loc[syms])}
+        with svc.lock:
+            table = svc.predictor.predict_store(svc.store.root, unique)
+        return {"predictions": _records(table.set_index("symbol", drop=False).loc[syms])}
 
     @app.get("/v1/predict/batch", include_in_schema=False)
     def batch_is_post_only() -> None:
@@ -203,28 +218,39 @@ def create_app(
 
     @app.get("/v1/predict/{symbol}", dependencies=guarded, responses=documented(404, 422, 503))
     def predict_symbol(symbol: str = PathParam(pattern=SYMBOL_PATTERN)) -> dict:
-        return JSONResponse(_jsonable(batcher.submit("store", _store_symbol(symbol))))
+        return JSONResponse(_jsonable(svc.batcher.submit("store", svc.store_symbol(symbol))))
 
     @app.post("/v1/predict", dependencies=guarded, responses=documented(400, 422, 503))
     def predict_bars(req: PredictRequest) -> dict:
-        return JSONResponse(_jsonable(batcher.submit("bars", req.symbol, _frame(req))))
+        return JSONResponse(_jsonable(svc.batcher.submit("bars", req.symbol, _frame(req))))
 
-    def _predict_items(items: list[PredictRequest]) -> pd.DataFrame:
-        """Items in order; a symbol given twice is predicted in a second call."""
-        rounds: list[dict[str, tuple[int, pd.DataFrame]]] = []
-        for k, it in enumerate(items):
-            free = next((r for r in rounds if it.symbol not in r), None)
-            if free is None:
-                rounds.append(free := {})
-            free[it.symbol] = (k, _frame(it))
-        parts = []
-        with lock:
-            for r in rounds:
-                out = predictor.predict_bars({s: f for s, (_, f) in r.items()})
-                parts.append(
-                    out.assign(_order=out["symbol"].map({s: k for s, (k, _) in r.items()}))
-                )
-        return pd.concat(parts).sort_values("_order").drop(columns="_order")
 
-    app.state.batcher = batcher
+def create_app(
+    bundle_dir: str | Path,
+    store_dir: str | Path | None = None,
+    *,
+    limits: ServeLimits | None = None,
+    api_key: str | None = None,
+) -> FastAPI:
+    """The service. Raises (at start-up, never per request) when the bundle or the store
+    cannot be used."""
+    limits = limits or ServeLimits()
+    store = BarStore(store_dir) if store_dir else None
+    if store is not None and not store.exists():
+        raise DataError(f"{store_dir}: not a bar store (import bars with `tradeformer data`)")
+    # one prediction at a time: torch already uses every core, and concurrent calls from the
+    # server's thread pool would oversubscribe them (measured: 7 req/s and timeouts without)
+    svc = Service(Predictor.load(bundle_dir), store, threading.Lock())
+    svc.batcher = Batcher(
+        svc.predict, svc.lock, limits.max_batch, limits.max_queue, limits.timeout_s
+    )
+    members = " + ".join(svc.predictor.bundle.members)
+    app = FastAPI(
+        title="tradeformer",
+        version=__version__,
+        description=f"Next-trade predictions of the {members} ensemble gated by the LightGBM veto.",
+    )
+    _error_handlers(app)
+    _routes(app, svc, api_key)
+    app.state.batcher = svc.batcher
     return app

@@ -15,6 +15,7 @@ from rich.progress import track
 
 from tradeformer.data.loading import LoadedBars, finalize_bars, normalize_table
 from tradeformer.data.validation import Issue, Policy, Rule, ValidationReport
+from tradeformer.errors import InputError, SourceError
 
 HistoryClient = Callable[[str, str | None, str | None, str], pd.DataFrame]
 
@@ -26,7 +27,7 @@ def yahoo_history(symbol: str, start: str | None, end: str | None, interval: str
     try:
         import yfinance as yf
     except ImportError as e:  # pragma: no cover - depends on the extra
-        raise RuntimeError(
+        raise SourceError(
             "the Yahoo downloader needs yfinance: pip install 'tradeformer[yahoo]'"
         ) from e
     period = None if start else "max"
@@ -44,7 +45,7 @@ def yahoo_history(symbol: str, start: str | None, end: str | None, interval: str
 YAHOO_HOST = ("query2.finance.yahoo.com", 443)
 
 
-class DownloadError(RuntimeError):
+class DownloadError(SourceError):
     """One or more symbols could not be downloaded."""
 
 
@@ -115,10 +116,10 @@ def download_bars(
     A symbol that fails every retry is diagnosed by `failure_cause` (a TCP probe of `probe`,
     then the symbol's whole history when a date range was asked for)."""
     if interval not in YAHOO_INTERVALS:
-        raise ValueError(f"interval {interval!r} not one of {', '.join(YAHOO_INTERVALS)}")
+        raise InputError(f"interval {interval!r} not one of {', '.join(YAHOO_INTERVALS)}")
     syms = [s.strip().upper() for s in symbols if s.strip()]
     if not syms:
-        raise ValueError("no symbols given")
+        raise InputError("no symbols given")
     frames: dict[str, pd.DataFrame] = {}
     parse: dict[str, list[Issue]] = {}
     sources: dict[str, str] = {}

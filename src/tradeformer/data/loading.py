@@ -29,6 +29,7 @@ from tradeformer.data.validation import (
     repair_bars,
     validate_bars,
 )
+from tradeformer.errors import DataError, InputError, NotFoundError
 
 DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq", ".txt")
 _OFFSET_RE = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
@@ -61,14 +62,14 @@ def data_files(path: Path) -> list[Path]:
     """CSV/Parquet files in a directory (sorted), or the file itself."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"no such file or directory: {path}")
+        raise NotFoundError(f"no such file or directory: {path}")
     if path.is_file():
         if not _suffix(path):
-            raise ValueError(f"{path}: not a CSV or Parquet file ({', '.join(DATA_SUFFIXES)})")
+            raise DataError(f"{path}: not a CSV or Parquet file ({', '.join(DATA_SUFFIXES)})")
         return [path]
     files = sorted(p for p in path.iterdir() if p.is_file() and _suffix(p))
     if not files:
-        raise ValueError(f"{path}: no CSV or Parquet files found")
+        raise DataError(f"{path}: no CSV or Parquet files found")
     return files
 
 
@@ -153,7 +154,11 @@ def parse_timestamps(
         ts = ts.dt.tz_localize(default_tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
         assumed = True
     target = _ns_dtype(ts)
-    return (ts if ts.dtype == target else ts.astype(target)), assumed
+    if ts.dtype != target:  # e.g. microsecond-resolution parses: years outside 1677-2262 -> NaT
+        tz = ts.dt.tz if isinstance(ts.dtype, pd.DatetimeTZDtype) else None
+        lo, hi = (pd.Timestamp(b, tz=tz) for b in (pd.Timestamp.min, pd.Timestamp.max))
+        ts = ts.where((ts >= lo) & (ts <= hi)).astype(target)
+    return ts, assumed
 
 
 def _ns_dtype(ts: pd.Series):
@@ -190,7 +195,8 @@ def normalize_table(
             Issue(
                 symbol,
                 Rule.UNPARSABLE_TIMESTAMP,
-                f"cannot parse timestamp {str(raw_ts.iloc[rows[0]])!r}",
+                f"cannot parse timestamp {str(raw_ts.iloc[rows[0]])!r} (or it lies outside "
+                "1677-2262, the range of nanosecond timestamps)",
                 count=int(rows.size),
                 rows=tuple(int(r) for r in rows[:5]),
                 timestamps=tuple(str(raw_ts.iloc[r]) for r in rows[:5]),
@@ -240,7 +246,7 @@ def load_bars(
     Bars stamped after `as_of` (default: now) are errors (`timestamp_in_the_future`).
     """
     if policy not in ("reject", "repair"):
-        raise ValueError(f"policy must be 'reject' or 'repair', not {policy!r}")
+        raise InputError(f"policy must be 'reject' or 'repair', not {policy!r}")
     paths = [path] if isinstance(path, (str, Path)) else list(path)
     files = [f for p in paths for f in data_files(Path(p))]
     if progress and len(files) > 1:

@@ -8,6 +8,8 @@ from enum import StrEnum
 import numpy as np
 import pandas as pd
 
+from tradeformer.errors import InputError
+
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
 OHLCV_COLUMNS: tuple[str, ...] = (*PRICE_COLUMNS, "volume")
 OPTIONAL_COLUMNS: tuple[str, ...] = ("adj_close",)
@@ -103,7 +105,7 @@ class Timeframe(StrEnum):
         }
         if low in table:
             return table[low]
-        raise ValueError(
+        raise InputError(
             f"unknown timeframe {text!r}; use one of {', '.join(m.value for m in cls)}"
         )
 

@@ -15,6 +15,8 @@ import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
+from tradeformer.errors import InputError
+
 DEFAULT_CALENDAR = "XNYS"
 DAY_NS = 86_400 * 10**9
 
@@ -100,7 +102,7 @@ def session_table(name: str = DEFAULT_CALENDAR, start_year: int = 1980) -> Sessi
         try:
             cal = xcals.get_calendar(name, start=f"{start_year}-01-01")
         except xcals.errors.InvalidCalendarName as e:
-            raise ValueError(f"unknown trading calendar {name!r}: {e}") from e
+            raise InputError(f"unknown trading calendar {name!r}: {e}") from e
         except ValueError:  # some calendars cannot start that early
             cal = xcals.get_calendar(name)
         sched = cal.schedule

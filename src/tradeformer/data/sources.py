@@ -17,6 +17,7 @@ from tradeformer.data.resample import resample
 from tradeformer.data.schema import Timeframe
 from tradeformer.data.sessions import DEFAULT_CALENDAR
 from tradeformer.data.store import MANIFEST, BarStore
+from tradeformer.errors import DataError, NotFoundError
 
 DEFAULT_CACHE = ".tradeformer_cache"
 
@@ -59,7 +60,7 @@ def write_store(
     the provenance and validation report in its manifest."""
     tfs = set(loaded.timeframes.values())
     if len(tfs) != 1:
-        raise ValueError(f"symbols have different timeframes {sorted(tfs)}: import them separately")
+        raise DataError(f"symbols have different timeframes {sorted(tfs)}: import them separately")
     base = tfs.pop()
     by_tf = {base: loaded.bars, **derived_timeframes(loaded, derive, calendar)}
     meta = {
@@ -101,7 +102,7 @@ def resolve_store(
     DataValidationError with the reason."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file or directory (want a bar store or bars)")
+        raise NotFoundError(f"{path}: no such file or directory (want a bar store or bars)")
     if is_store(path):
         return BarStore(path)
     files = data_files(path)  # a folder without bars: ValueError naming the suffixes

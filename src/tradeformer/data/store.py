@@ -25,6 +25,7 @@ import pandas as pd
 
 from tradeformer import __version__
 from tradeformer.data.schema import TIMESTAMP, to_ns
+from tradeformer.errors import DataError, NotFoundError
 
 MANIFEST = "manifest.json"
 COMMIT = ".commit.json"
@@ -65,13 +66,13 @@ class BarStore:
         self.recover()
         p = self.root / MANIFEST
         if not p.exists():
-            raise FileNotFoundError(
+            raise NotFoundError(
                 f"{self.root} is not a tradeformer store (no {MANIFEST}); "
                 "create one with `tradeformer data import` or `tradeformer data download`"
             )
         m = json.loads(p.read_text())
         if m.get("format") != FORMAT:
-            raise ValueError(f"{p}: not a tradeformer bar store manifest")
+            raise DataError(f"{p}: not a tradeformer bar store manifest")
         return m
 
     def exists(self) -> bool:
@@ -115,7 +116,7 @@ class BarStore:
         entries = self.manifest["entries"]
         tf = timeframe or self.default_timeframe()
         if tf not in entries:
-            raise KeyError(f"timeframe {tf!r} not in store {self.root} (has {list(entries)})")
+            raise NotFoundError(f"timeframe {tf!r} not in store {self.root} (has {list(entries)})")
         return sorted(entries[tf])
 
     def default_timeframe(self) -> str:
@@ -129,7 +130,7 @@ class BarStore:
         tf = timeframe or self.default_timeframe()
         entries = self.manifest["entries"].get(tf, {})
         if symbol not in entries:
-            raise KeyError(f"{symbol!r} ({tf}) not in store {self.root}")
+            raise NotFoundError(f"{symbol!r} ({tf}) not in store {self.root}")
         return pd.read_parquet(self.root / entries[symbol]["file"])
 
     def read_all(

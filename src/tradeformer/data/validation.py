@@ -22,6 +22,7 @@ from tradeformer.data.timeframes import (
     is_intraday,
     session_min_steps,
 )
+from tradeformer.errors import DataError
 
 Policy = Literal["reject", "repair"]
 MAX_EXAMPLES = 5
@@ -139,7 +140,7 @@ class ValidationReport:
         }
 
 
-class DataValidationError(ValueError):
+class DataValidationError(DataError):
     """Raised when bars break validation rules under the ``reject`` policy."""
 
     def __init__(self, issues: list[Issue]):

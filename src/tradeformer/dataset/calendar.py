@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from tradeformer.config import CalendarConfig
+from tradeformer.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,19 @@ class Calendar:
             "embargo_bars": self.embargo_bars,
         }
 
+    @classmethod
+    def from_dict(cls, d: dict) -> Calendar:
+        ts = pd.Timestamp
+        folds = [
+            Fold(
+                f["index"],
+                *(ts(f[k]) for k in ("train_start", "train_end", "val_start", "val_end")),
+            )
+            for f in d["folds"]
+        ]
+        keys = ("final_train_start", "final_train_end", "test_start", "test_end")
+        return cls(folds, *(ts(d[k]) for k in keys), d["purge_bars"], d["embargo_bars"])
+
 
 def make_calendar(dates: np.ndarray, cfg: CalendarConfig, max_horizon: int) -> Calendar:
     """Folds over the sorted unique decision dates (datetime64) of all samples."""
@@ -62,12 +76,12 @@ def make_calendar(dates: np.ndarray, cfg: CalendarConfig, max_horizon: int) -> C
     pre = d[d < test_start]
     test = d[(d >= test_start) & (d <= test_end)]
     if len(test) == 0:
-        raise ValueError(f"no dates on or after test_start {cfg.test_start}")
+        raise ConfigError(f"no dates on or after test_start {cfg.test_start}")
     purge = max_horizon if cfg.purge_bars is None else cfg.purge_bars
     gap = purge + cfg.embargo_bars
     need = cfg.n_folds * cfg.val_bars + gap + 50
     if len(pre) < need:
-        raise ValueError(
+        raise ConfigError(
             f"{len(pre)} dates before test_start {cfg.test_start}: {cfg.n_folds} folds of "
             f"{cfg.val_bars} validation dates plus a {gap}-date gap need at least {need}"
         )
@@ -80,7 +94,7 @@ def make_calendar(dates: np.ndarray, cfg: CalendarConfig, max_horizon: int) -> C
         t1 = v0 - gap - 1
         t0 = max(0, t1 - cfg.train_bars + 1) if cfg.scheme == "sliding" and cfg.train_bars else 0
         if t1 - t0 < 50:
-            raise ValueError(f"fold {k}: only {t1 - t0 + 1} training dates")
+            raise ConfigError(f"fold {k}: only {t1 - t0 + 1} training dates")
         folds.append(Fold(k, pre[t0], pre[t1], pre[v0], pre[v1]))
     final_t0 = 0
     if cfg.scheme == "sliding" and cfg.train_bars:

@@ -17,6 +17,7 @@ import numpy as np
 
 from tradeformer.config import ExperimentConfig
 from tradeformer.dataset.universe import Universe
+from tradeformer.errors import InputError
 from tradeformer.features.columns import (
     CLASSICAL_COLUMNS,
     MTF_COLUMNS,
@@ -37,9 +38,12 @@ DESCRIPTIONS = {
     "no_mtf": "without the 5 multi-timeframe columns",
     "no_smc": "without the 12 smart-money-concepts columns",
     "no_ta": "without the 12 technical indicators",
-    "timeformer_only": "TimeFormer-XL alone (no TFT)",
-    "tft_only": "TFT-XL alone (no TimeFormer)",
 }
+
+
+def member_only(member: str, title: str) -> str:
+    """The description of the `<member>_only` row (the ensemble's other members removed)."""
+    return f"{title} alone (the other members removed)"
 
 
 def ablated_universe(u: Universe, name: str) -> Universe:
@@ -47,7 +51,7 @@ def ablated_universe(u: Universe, name: str) -> Universe:
     if name == "no_embedding":
         return dataclasses.replace(u, embedding=np.zeros((len(u.timestamps), 0), "float32"))
     if name not in GROUPS:
-        raise ValueError(f"unknown ablation {name!r}; choose from {', '.join(RETRAINED)}")
+        raise InputError(f"unknown ablation {name!r}; choose from {', '.join(RETRAINED)}")
     cols = [CLASSICAL_COLUMNS.index(c) for c in GROUPS[name]]
     ctx = u.context.copy()
     ctx[:, cols] = 0.0
@@ -63,13 +67,11 @@ def retrain_without(
     out_dir: Path,
     progress: bool = False,
 ) -> dict[str, dict[str, np.ndarray]]:
-    """Both deep models retrained on `fold` without input group `name`; test predictions."""
-    from tradeformer.training.pipeline import fit_fold_models
+    """Every member retrained on `fold` without input group `name`; test predictions."""
+    from tradeformer.stages.deep import fit_fold_models
 
     ua = ablated_universe(u, name)
-    models, scaler, _ = fit_fold_models(
-        cfg, ua, fold, out_dir=out_dir / name, progress=progress, log=lambda *a: None
-    )
+    members, scaler, _ = fit_fold_models(cfg, ua, fold, out_dir=out_dir / name, progress=progress)
     L = cfg.training.lookback
-    outs = predict_models(list(models.values()), ua, test_rows, L, scaler)
-    return dict(zip(models, outs, strict=True))
+    outs = predict_models([m for _, m in members.values()], ua, test_rows, L, scaler)
+    return dict(zip(members, outs, strict=True))

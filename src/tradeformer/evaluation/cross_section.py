@@ -150,10 +150,7 @@ def veto_versus_random(
     return out
 
 
-SCORED = ("timeformer", "tft", "ensemble")
-XS_NAMES = {
-    "timeformer": "TimeFormer-XL",
-    "tft": "TFT-XL",
+XS_NAMES = {  # display names of the scored signals besides the members' own titles
     "ensemble": "Ensemble",
     "ensemble_veto_kept": "Ensemble, veto-kept rows",
     "classical_lgbm_xs": "LightGBM xs (context columns)",

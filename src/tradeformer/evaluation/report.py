@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from safetensors.numpy import load_file
 
+from tradeformer.errors import StageError
 from tradeformer.evaluation.summary import (
     backtest_table,
     cross_section_table,
@@ -73,7 +74,9 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def plot_equity(eq: pd.DataFrame, path: Path, cost_bps: float, horizon: int) -> Path:
+def plot_equity(
+    eq: pd.DataFrame, path: Path, cost_bps: float, horizon: int, members: tuple[str, ...] = ()
+) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.6), sharey=True)
     for ax, variant in zip(axes, ("long_short", "long_only"), strict=True):
         sub = eq[eq["variant"] == variant]
@@ -91,7 +94,7 @@ def plot_equity(eq: pd.DataFrame, path: Path, cost_bps: float, horizon: int) -> 
                 label=LABELS.get(name, name) + (f" (= {same[0]})" if same else ""),
                 color=COLORS.get(name),
                 lw=2.2 if main else 1.2,
-                ls="-" if main or name in ("timeformer", "tft") else "--",
+                ls="-" if main or name in members else "--",
             )
         _dates(ax)
         ax.axhline(1.0, color="grey", lw=0.6, ls=":")
@@ -158,7 +161,8 @@ def plot_calibration(cal: pd.DataFrame, path: Path, horizon: int) -> Path:
 
 
 def plot_accuracy(ev: dict, path: Path) -> Path:
-    names = ["timeformer", "tft", "ensemble", "classical_lgbm", "sma_crossover", "random"]
+    names = [*_members(ev), "ensemble", "classical_lgbm", "sma_crossover", "random"]
+    labels = {**LABELS, **_members(ev)}
     hs = [str(h) for h in ev["horizons"]]
     fig, ax = plt.subplots(figsize=(11, 4.4))
     width = 0.8 / len(names)
@@ -173,8 +177,8 @@ def plot_accuracy(ev: dict, path: Path) -> Path:
             width,
             yerr=err,
             capsize=2,
-            color=COLORS[name],
-            label=LABELS[name],
+            color=COLORS.get(name),
+            label=labels.get(name, name),
         )
     for i, h in enumerate(hs):
         maj = ev["forecasts"][h]["always_up"]["majority_rate"] * 100
@@ -304,20 +308,43 @@ def plot_ablations(ab: pd.DataFrame, path: Path) -> Path:
     return _save(fig, path)
 
 
+def _members(ev: dict) -> dict[str, str]:
+    """{member: display title} of the evaluated run (runs before the registry: the spec pair)."""
+    return ev.get("members") or {"timeformer": "TimeFormer-XL", "tft": "TFT-XL"}
+
+
+def _member_figures(ev: dict, ev_dir: Path, out: Path) -> list[tuple[str, Path]]:
+    """Each member's variable weights and attention map, where the evaluation wrote them."""
+    figs = []
+    for name, title in _members(ev).items():
+        weights = ev_dir / f"{name}_variable_weights.csv"
+        if weights.exists():
+            fig = plot_variables(pd.read_csv(weights), out / f"{name}_variables.png")
+            figs.append((f"{title} variable weights", fig))
+        attn = ev_dir / f"{name}_attention.safetensors"
+        if attn.exists():
+            fig = plot_attention(load_file(str(attn))["attention"], out / f"{name}_attention.png")
+            figs.append((f"{title} attention", fig))
+    return figs
+
+
 def render_report(run_dir: str | Path) -> Path:
     """Write RUN_DIR/report/{index.html, summary.md, *.png}; returns the HTML path."""
     run_dir = Path(run_dir)
     ev_dir = run_dir / "evaluation"
     ev_path = ev_dir / "evaluation.json"
     if not ev_path.exists():
-        raise FileNotFoundError(f"{run_dir}: no evaluation/evaluation.json (run evaluate first)")
+        raise StageError(f"{run_dir}: no evaluation/evaluation.json (run evaluate first)")
     ev = json.loads(ev_path.read_text())
     out = run_dir / "report"
     out.mkdir(exist_ok=True)
     eq = pd.read_parquet(ev_dir / "equity.parquet")
     H = ev["horizon"]
     figs = [
-        ("Equity curves vs baselines", plot_equity(eq, out / "equity.png", ev["cost_bps"], H)),
+        (
+            "Equity curves vs baselines",
+            plot_equity(eq, out / "equity.png", ev["cost_bps"], H, tuple(_members(ev))),
+        ),
         ("Drawdown", plot_drawdown(eq, out / "drawdown.png")),
         ("Accuracy by horizon", plot_accuracy(ev, out / "accuracy_by_horizon.png")),
         (
@@ -341,16 +368,7 @@ def render_report(run_dir: str | Path) -> Path:
                 plot_importance(pd.read_csv(imp_path), out / "veto_importance.png"),
             )
         )
-    figs.append(
-        (
-            "TFT variable weights",
-            plot_variables(
-                pd.read_csv(ev_dir / "tft_variable_weights.csv"), out / "tft_variables.png"
-            ),
-        )
-    )
-    attn = load_file(str(ev_dir / "timeformer_attention.safetensors"))["attention"]
-    figs.append(("TimeFormer attention", plot_attention(attn, out / "attention.png")))
+    figs += _member_figures(ev, ev_dir, out)
     ab_path = ev_dir / "ablations.csv"
     if ab_path.exists() and len(pd.read_csv(ab_path)) > 1:
         figs.append(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 
+# the members of runs evaluated before the registry recorded them
+SPEC_MEMBERS = {"timeformer": "TimeFormer-XL", "tft": "TFT-XL"}
+
 
 def pct(x, digits: int = 1) -> str:
     return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:.{digits}f}%"
@@ -91,9 +94,9 @@ def model_table(ev: dict) -> tuple[list[str], list[list[str]]]:
         "ROC-AUC [95% CI]",
         "Rank IC (per date)",
     ]
+    members = ev.get("members") or SPEC_MEMBERS
     names = {
-        "timeformer": ("TimeFormer-XL", spec["timeformer"]["accuracy"]),
-        "tft": ("TFT-XL", spec["tft"]["accuracy"]),
+        **{m: (title, spec.get(m, {}).get("accuracy", "-")) for m, title in members.items()},
         "ensemble": ("Ensemble (no veto)", spec["accuracy"]),
         "classical_lgbm": ("LightGBM, 29 classical features", spec["baselines"]["classical"]),
         "classical_lgbm_xs": ("LightGBM, cross-sectional label", "-"),
@@ -161,11 +164,12 @@ def backtest_table(ev: dict) -> tuple[list[str], list[list[str]]]:
         "Turnover / yr",
     ]
     rows = []
+    members = {m: f"{t} alone" for m, t in ev.get("members", {}).items()}
     for variant, block in ev["backtests"].items():
         for key, st in block.items():
             rows.append(
                 [
-                    STRATEGIES.get(key, key),
+                    members.get(key) or STRATEGIES.get(key, key),
                     variant.replace("_", "-"),
                     num(st["sharpe"]) + ci(st.get("sharpe_ci"), num),
                     pct(st["annual_return"]),
@@ -190,8 +194,10 @@ def sources_table(ev: dict) -> tuple[list[str], list[list[str]]]:
         "no_mtf": ("Multi-timeframe alignment", ev["spec"]["sources"]["no_mtf"]),
         "no_smc": ("Smart money concepts", ev["spec"]["sources"]["no_smc"]),
         "no_ta": ("Technical indicators", "-"),
-        "timeformer_only": ("Ensemble vs TimeFormer alone", "part of +2-3%"),
-        "tft_only": ("Ensemble vs TFT alone", "part of +2-3%"),
+        **{
+            f"{m}_only": (f"Ensemble vs {title} alone", "part of +2-3%")
+            for m, title in (ev.get("members") or SPEC_MEMBERS).items()
+        },
     }
     for key, (label, claim) in labels.items():
         if key not in ab:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+FEATURE_VERSION = "1"  # bump when a formula changes: invalidates every cache
+
 TECHNICAL_COLUMNS: tuple[str, ...] = (
     "rsi",
     "macd",

@@ -12,54 +12,24 @@ import hashlib
 import json
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 from rich.progress import Progress
 
 from tradeformer import __version__
+from tradeformer.config import FeatureConfig
 from tradeformer.data.schema import TIMESTAMP, Timeframe
 from tradeformer.data.store import BarStore, safe_name
 from tradeformer.data.timeframes import infer_timeframe
-from tradeformer.features.columns import CLASSICAL_COLUMNS, WARMUP_BARS
+from tradeformer.errors import NotFoundError, StageError
+from tradeformer.features.columns import CLASSICAL_COLUMNS, FEATURE_VERSION, WARMUP_BARS
 from tradeformer.features.mtf import MTFParams, intraday_alignment
 from tradeformer.features.panel import BarPanel, classical_arrays
-from tradeformer.features.smc import SMCParams
-from tradeformer.features.technical import TechnicalParams
-from tradeformer.labels import ReturnKind, forward_returns, label_columns
+from tradeformer.labels import forward_returns, label_columns
 
-FEATURE_VERSION = "1"  # bump when a formula changes: invalidates every cache
 MANIFEST = "manifest.json"
-
-
-class FeatureConfig(BaseModel):
-    """Options of the classical feature build (saved with every table)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    timeframe: str | None = None  # bars to compute on; default: the store's base timeframe
-    use_intraday: bool = True  # MTF 4H/1H from the store's intraday bars when present
-    horizons: tuple[int, ...] = (3, 5, 10)
-    label_kind: ReturnKind = "log"
-    calendar: str = "XNYS"
-    technical: dict = Field(default_factory=lambda: asdict(TechnicalParams()))
-    smc: dict = Field(default_factory=lambda: asdict(SMCParams()))
-    mtf: dict = Field(default_factory=lambda: {"ema_fast": 9, "ema_slow": 21})
-
-    def params(self) -> tuple[TechnicalParams, SMCParams, MTFParams]:
-        """The parameter objects of the TA, SMC and MTF columns."""
-        return (
-            TechnicalParams(**self.technical),
-            SMCParams(**self.smc),
-            MTFParams(calendar=self.calendar, **self.mtf),
-        )
-
-    def fingerprint(self) -> str:
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True) + FEATURE_VERSION
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def classical_features(
@@ -143,7 +113,7 @@ def build_features(
     if symbols:
         missing = sorted(set(symbols) - set(all_syms))
         if missing:
-            raise KeyError(f"symbols not in store ({base}): {', '.join(missing)}")
+            raise NotFoundError(f"symbols not in store ({base}): {', '.join(missing)}")
     syms = symbols or all_syms
     out = Path(out_dir)
     folder = out / base
@@ -213,5 +183,5 @@ def load_features(out_dir: str | Path, symbol: str) -> pd.DataFrame:
     """Read one symbol's feature table from a build directory."""
     m = _read_manifest(Path(out_dir))
     if not m:
-        raise FileNotFoundError(f"{out_dir}: no feature manifest; run `tradeformer features build`")
+        raise StageError(f"{out_dir}: no feature manifest; run `tradeformer features build`")
     return pd.read_parquet(Path(out_dir) / m["symbols"][symbol]["file"])

@@ -84,27 +84,10 @@ def talib_rows(fn, *args, **kw):
     return out if len(out) > 1 else out[0]
 
 
-def technical_arrays(
-    h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray, p: TechnicalParams
-) -> dict[str, np.ndarray]:
-    """The 12 columns as float64 arrays shaped like the inputs, (T,) or (S, T), each row
-    C-contiguous (the hot path: TA-Lib calls + a few in-place ops).
-
-    Where a denominator is exactly 0 (flat prices, bars without volume) the documented
-    neutral value is used; NaN (warm-up) stays NaN.
-    """
+def _volume_columns(h, lo, c, v, p: TechnicalParams) -> tuple[np.ndarray, ...]:
+    """obv_trend, vwap_distance and volume_ratio (neutral values where volume is 0)."""
     n = c.shape[-1]
-    rsi = talib_rows(talib.RSI, c, p.rsi)
-    macd, signal, hist = talib_rows(talib.MACD, c, p.macd_fast, p.macd_slow, p.macd_signal)
-    atr = talib_rows(talib.ATR, h, lo, c, p.atr)
-    upper, _, lower = talib_rows(talib.BBANDS, c, p.bb_period, p.bb_width, p.bb_width, 0)
-    adx = talib_rows(talib.ADX, h, lo, c, p.adx)
     obv = talib_rows(talib.OBV, c, v)
-    ema_f = talib_rows(talib.EMA, c, p.ema_fast)
-    ema_s = talib_rows(talib.EMA, c, p.ema_slow)
-
-    flat = atr == 0
-    flat_macd = flat & ~np.isnan(macd) if flat.any() else None
     lag = min(p.obv_lag, n)
     with np.errstate(divide="ignore", invalid="ignore"):
         vol_sum = talib_rows(talib.SUM, v, p.obv_lag)
@@ -128,6 +111,39 @@ def technical_arrays(
         v_sum *= 3.0
         vwap_d = np.divide(v_sum, vwap, out=v_sum)
         vwap_d -= 1.0
+        ratio = np.divide(v, v_avg, out=v_avg)
+    if (v == 0).any():  # only then can a volume sum be 0 (0/0 above)
+        obv_trend[_nan_after(obv_trend, lag)] = 0.0
+        ratio[_nan_after(ratio, p.volume_avg - 1)] = 1.0
+        no_volume = _nan_after(vwap_d, p.vwap - 1)
+        if no_volume.any():  # indices without volume: VWAP falls back to the typical-price SMA
+            typical = (h + lo + c) / 3.0
+            sma = talib_rows(talib.SMA, typical, p.vwap)
+            vwap_d[no_volume] = c[no_volume] / sma[no_volume] - 1.0
+    return obv_trend, vwap_d, ratio
+
+
+def technical_arrays(
+    h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray, p: TechnicalParams
+) -> dict[str, np.ndarray]:
+    """The 12 columns as float64 arrays shaped like the inputs, (T,) or (S, T), each row
+    C-contiguous (the hot path: TA-Lib calls + a few in-place ops).
+
+    Where a denominator is exactly 0 (flat prices, bars without volume) the documented
+    neutral value is used; NaN (warm-up) stays NaN.
+    """
+    rsi = talib_rows(talib.RSI, c, p.rsi)
+    macd, signal, hist = talib_rows(talib.MACD, c, p.macd_fast, p.macd_slow, p.macd_signal)
+    atr = talib_rows(talib.ATR, h, lo, c, p.atr)
+    upper, _, lower = talib_rows(talib.BBANDS, c, p.bb_period, p.bb_width, p.bb_width, 0)
+    adx = talib_rows(talib.ADX, h, lo, c, p.adx)
+    ema_f = talib_rows(talib.EMA, c, p.ema_fast)
+    ema_s = talib_rows(talib.EMA, c, p.ema_slow)
+
+    flat = atr == 0
+    flat_macd = flat & ~np.isnan(macd) if flat.any() else None
+    obv_trend, vwap_d, ratio = _volume_columns(h, lo, c, v, p)
+    with np.errstate(divide="ignore", invalid="ignore"):
         macd /= atr
         signal /= atr
         hist /= atr
@@ -139,7 +155,6 @@ def technical_arrays(
         ema_f -= 1.0
         np.divide(c, ema_s, out=ema_s)
         ema_s -= 1.0
-        ratio = np.divide(v, v_avg, out=v_avg)
         atr_n = np.divide(atr, c, out=atr)
 
     if flat_macd is not None:
@@ -147,14 +162,6 @@ def technical_arrays(
             arr[flat_macd] = 0.0
     if flat_band.any():  # zero-width bands: the close sits in the middle
         bb[flat_band] = 0.5
-    if (v == 0).any():  # only then can a volume sum be 0 (0/0 below)
-        obv_trend[_nan_after(obv_trend, lag)] = 0.0
-        ratio[_nan_after(ratio, p.volume_avg - 1)] = 1.0
-        no_volume = _nan_after(vwap_d, p.vwap - 1)
-        if no_volume.any():  # indices without volume: VWAP falls back to the typical-price SMA
-            typical = (h + lo + c) / 3.0
-            sma = talib_rows(talib.SMA, typical, p.vwap)
-            vwap_d[no_volume] = c[no_volume] / sma[no_volume] - 1.0
     return {
         "rsi": rsi,
         "macd": macd,

@@ -23,15 +23,36 @@ from tradeformer.data.schema import Timeframe
 from tradeformer.data.store import BarStore
 from tradeformer.dataset.cross_section import apply_cross_section, date_codes
 from tradeformer.dataset.universe import assemble_universe
+from tradeformer.errors import DataError, InputError, NotFoundError
 from tradeformer.features.columns import CLASSICAL_COLUMNS, WARMUP_BARS
 from tradeformer.features.foundation.base import EmbeddingBackend, NoEmbedding
 from tradeformer.features.mtf import intraday_alignment
 from tradeformer.features.panel import BarPanel, classical_arrays
 from tradeformer.features.pipeline import FeatureConfig, intraday_timeframe
 from tradeformer.features.windows import OHLCV
-from tradeformer.training.ensemble import decision_columns
+from tradeformer.training.columns import prediction_column
+from tradeformer.training.ensemble import decision_columns, member_outputs
 from tradeformer.training.trainer import predict_models
 from tradeformer.training.veto import veto_features
+
+
+def member_columns(
+    preds: dict, horizons: tuple[int, ...], diagnostics: dict[str, tuple[str, ...]]
+) -> dict[str, np.ndarray]:
+    """Every member's return, P(up) and std at every horizon, and its own diagnostics
+    (`tft_q_range_10`, `timeformer_attn_entropy`), named by `prediction_column`."""
+    out: dict[str, np.ndarray] = {}
+    for name, p in preds.items():
+        for j, h in enumerate(horizons):
+            for key, quantity in (("ret", "ret"), ("dir_prob", "prob"), ("uncertainty", "std")):
+                out[prediction_column(name, quantity, h)] = p[key][:, j]
+        for d in diagnostics[name]:
+            v = p[d]
+            if v.ndim == 2:
+                out.update({prediction_column(name, d, h): v[:, j] for j, h in enumerate(horizons)})
+            else:
+                out[prediction_column(name, d)] = v
+    return out
 
 
 class Predictor:
@@ -49,6 +70,7 @@ class Predictor:
         self.universe: list[str] = list(decision.get("universe", []))
         self.normalization = NormalizationConfig(**cfg.get("normalization", {}))
         self.target = str(decision.get("target", "raw"))
+        self.diagnostics = {n: type(m).veto_diagnostics for n, m in bundle.members.items()}
         self.lookback = bundle.lookback
         self.horizons = bundle.horizons
         self.min_bars = WARMUP_BARS + self.lookback
@@ -102,7 +124,7 @@ class Predictor:
         if self.cross_sectional:
             missing = sorted(set(self.universe) - set(bars_by_symbol))
             if missing:
-                raise ValueError(
+                raise InputError(
                     f"this bundle ranks symbols within the cross-section of its "
                     f"{len(self.universe)}-symbol training universe: send bars of every "
                     f"universe symbol, or predict from a store (missing {len(missing)}: "
@@ -123,7 +145,7 @@ class Predictor:
         entries = store.manifest["entries"]  # read once per call
         tf = timeframe or store.default_timeframe()
         if tf not in entries:
-            raise KeyError(f"timeframe {tf!r} not in store {store_dir} (has {list(entries)})")
+            raise NotFoundError(f"timeframe {tf!r} not in store {store_dir} (has {list(entries)})")
         wanted = symbols or sorted(entries[tf])
         syms = wanted
         if self.cross_sectional:  # the whole training universe, the requested ones returned
@@ -131,7 +153,7 @@ class Predictor:
         missing = sorted(set(syms) - set(entries[tf]))
         if missing:
             why = " (the bundle's training universe)" if self.cross_sectional else ""
-            raise KeyError(f"not in store {store_dir} ({tf}){why}: {', '.join(missing)}")
+            raise NotFoundError(f"not in store {store_dir} ({tf}){why}: {', '.join(missing)}")
         # the whole history, as in training: a tail would change the EMA-based columns (a
         # 290-bar tail flips mtf_1M on the last bar of 17 of the 100 daily symbols)
         bars, stamps = {}, {}
@@ -139,7 +161,7 @@ class Predictor:
             bars[s], stamps[s] = self._read(store, entries, tf, s)
         short = [s for s, b in bars.items() if len(b) < self.min_bars]
         if short:
-            raise ValueError(f"need at least {self.min_bars} bars: {', '.join(short)}")
+            raise DataError(f"need at least {self.min_bars} bars: {', '.join(short)}")
         # intraday bars in the store feed the 4H/1H columns, exactly as in `build_features`
         use = self.features.use_intraday
         fine = {s: intraday_timeframe(store, s, tf, entries) if use else None for s in syms}
@@ -224,26 +246,18 @@ class Predictor:
             )
         if not u.eligible[rows].all():
             bad = [u.symbols[i] for i in np.flatnonzero(~u.eligible[rows])]
-            raise ValueError(f"features not available at the last bar of: {', '.join(bad)}")
+            raise DataError(f"features not available at the last bar of: {', '.join(bad)}")
         b = self.bundle
-        tf_out, tft_out = predict_models([b.timeformer, b.tft], u, rows, self.lookback, b.scaler)
+        outs = predict_models(list(b.members.values()), u, rows, self.lookback, b.scaler)
+        preds = dict(zip(b.members, outs, strict=True))
         hi = self.horizons.index(self.ensemble.horizon)
         # the veto sees the raw (unscaled) inputs, as in training
-        x = veto_features(u.context[rows], u.embedding[rows], tf_out, tft_out, hi)
+        x = veto_features(u.context[rows], u.embedding[rows], preds, self.diagnostics, hi)
         veto = b.veto.predict(x)
         codes = date_codes(u.timestamps[rows])
-        out = decision_columns(
-            tf_out["ret"][:, hi], tft_out["ret"][:, hi], veto, self.ensemble, self.threshold, codes
-        )
-        extra: dict[str, np.ndarray] = {}
-        for j, h in enumerate(self.horizons):
-            extra[f"timeformer_ret_{h}"] = tf_out["ret"][:, j]
-            extra[f"tft_ret_{h}"] = tft_out["ret"][:, j]
-            extra[f"timeformer_std_{h}"] = tf_out["uncertainty"][:, j]
-            extra[f"tft_p10_p90_{h}"] = tft_out["q_range"][:, j]
-            extra[f"timeformer_prob_up_{h}"] = tf_out["dir_prob"][:, j]
-            extra[f"tft_prob_up_{h}"] = tft_out["dir_prob"][:, j]
-        extra["attention_entropy"] = tf_out["attn_entropy"]
+        rets = member_outputs(preds, "ret", hi)
+        out = decision_columns(rets, veto, self.ensemble, self.threshold, codes)
+        extra = member_columns(preds, self.horizons, self.diagnostics)
         if self.cross_sectional:  # say what the numbers are relative to
             extra["target"] = np.full(len(rows), self.target)
             extra["cross_section_size"] = np.bincount(codes)[codes]

@@ -1,17 +1,19 @@
-"""The two deep models (TimeFormer-XL, TFT-XL), their layers and losses."""
+"""The deep ensemble members (TimeFormer-XL, TFT-XL, any registered network), layers, losses."""
 
 from tradeformer.models.outputs import ModelOutput
 from tradeformer.models.registry import (
-    MODEL_NAMES,
+    REGISTRY,
     build_model,
     count_parameters,
+    model_spec,
     parameter_table,
+    register,
 )
 from tradeformer.models.tft import TFTXL, TFTConfig
 from tradeformer.models.timeformer import TimeFormerConfig, TimeFormerXL
 
 __all__ = [
-    "MODEL_NAMES",
+    "REGISTRY",
     "TFTXL",
     "ModelOutput",
     "TFTConfig",
@@ -19,5 +21,7 @@ __all__ = [
     "TimeFormerXL",
     "build_model",
     "count_parameters",
+    "model_spec",
     "parameter_table",
+    "register",
 ]

@@ -26,6 +26,14 @@ def broadcast_context(context: torch.Tensor | None, batch: int, length: int, dim
 class ForecastModel(nn.Module):
     """Base of TimeFormer-XL and TFT-XL: heads predict returns divided by `return_scale`."""
 
+    # per-sample outputs (keys of `predict_models`) this network hands the veto besides its
+    # return forecasts and uncertainty, e.g. TFT's quantile range
+    veto_diagnostics: ClassVar[tuple[str, ...]] = ()
+
+    def init_arguments(self) -> dict:
+        """Constructor arguments besides the config (saved in the bundle's manifest)."""
+        return {}
+
     def check_inputs(
         self, price: torch.Tensor, embedding: torch.Tensor | None, context: torch.Tensor | None
     ) -> tuple[int, int, torch.Tensor]:
@@ -69,3 +77,8 @@ class PresetConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        """Inverse of `to_dict` after a JSON round trip (lists back to tuples)."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})

@@ -26,7 +26,7 @@ class ModelOutput:
     dir_logit: torch.Tensor
     uncertainty: torch.Tensor
     attn_entropy: torch.Tensor
-    attention: torch.Tensor
+    attention: torch.Tensor | None  # None: a member without attention
     ret_norm: torch.Tensor
     log_var: torch.Tensor | None = None
     quantiles: torch.Tensor | None = None

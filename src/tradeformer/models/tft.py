@@ -89,6 +89,8 @@ class QuantileHead(nn.Module):
 class TFTXL(ForecastModel):
     """See module docstring. forward(price (B,L,5), embedding (B,E) | None, context)."""
 
+    veto_diagnostics = ("q_range",)
+
     def __init__(self, config: TFTConfig | None = None, variable_names: list[str] | None = None):
         super().__init__()
         c = self.config = config or TFTConfig()
@@ -137,6 +139,9 @@ class TFTXL(ForecastModel):
         self.quantile_head = QuantileHead(h, c.n_horizons, c.quantiles)
         self.direction_head = nn.Linear(h, c.n_horizons)
         self._init_forecast(c.n_horizons)
+
+    def init_arguments(self) -> dict:
+        return {"variable_names": list(self.variable_names)}
 
     def forward(
         self,

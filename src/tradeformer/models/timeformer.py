@@ -88,6 +88,8 @@ class EncoderLayer(nn.Module):
 class TimeFormerXL(ForecastModel):
     """See module docstring. forward(price (B,L,5), embedding (B,E) | None, context)."""
 
+    veto_diagnostics = ("attn_entropy",)
+
     def __init__(self, config: TimeFormerConfig | None = None):
         super().__init__()
         c = self.config = config or TimeFormerConfig()

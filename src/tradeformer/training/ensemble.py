@@ -1,9 +1,9 @@
-"""Weighted ensemble of the two deep models, gated by the veto (spec: "Ensemble Architecture").
+"""Weighted ensemble of the deep members, gated by the veto (spec: "Ensemble Architecture").
 
-ensemble = w_tf * TimeFormer + w_tft * TFT + w_avg * (TimeFormer + TFT) / 2. With the spec's
-0.35 / 0.30 / 0.35 this is 0.525 * TimeFormer + 0.475 * TFT (the "average" is not a third model).
-A trade is taken only when the veto's probability that the ensemble's direction is right is at
-least the threshold (0.65); otherwise HOLD.
+ensemble = sum_m w_m * member_m + w_avg * mean_m(member_m). With the spec's TimeFormer 0.35 /
+TFT 0.30 / average 0.35 this is 0.525 * TimeFormer + 0.475 * TFT (the "average" is not a
+third model). A trade is taken only when the veto's probability that the ensemble's direction
+is right is at least the threshold (0.65); otherwise HOLD.
 """
 
 from __future__ import annotations
@@ -13,56 +13,71 @@ import pandas as pd
 
 from tradeformer.config import EnsembleConfig
 from tradeformer.dataset.cross_section import cs_rank
+from tradeformer.training.columns import SPEC_ALIASES, prediction_column
+
+
+def member_outputs(preds: dict[str, dict], key: str, horizon_index: int) -> dict:
+    """One output of every member at one horizon: {member: (n,) array}."""
+    return {name: p[key][:, horizon_index] for name, p in preds.items()}
 
 
 def ensemble_return(
-    tf_ret: np.ndarray,
-    tft_ret: np.ndarray,
-    cfg: EnsembleConfig,
-    codes: np.ndarray | None = None,
+    member_rets: dict[str, np.ndarray], cfg: EnsembleConfig, codes: np.ndarray | None = None
 ) -> np.ndarray:
-    """The ensemble's score: weighted returns, or (ranks) weighted per-date ranks; `codes`
-    (the rows' date codes) is required for ranks."""
+    """The ensemble's score from each member's return forecast: weighted returns, or (ranks)
+    weighted per-date ranks; `codes` (the rows' date codes) is required for ranks."""
+    if set(member_rets) != set(cfg.weights):
+        raise ValueError(f"members {sorted(member_rets)} != ensemble weights {sorted(cfg.weights)}")
     if cfg.combine == "ranks":
         if codes is None:
             raise ValueError("ensemble.combine = ranks needs the rows' dates")
-        tf_ret, tft_ret = cs_rank(tf_ret, codes), cs_rank(tft_ret, codes)
-    return cfg.timeformer * tf_ret + cfg.tft * tft_ret + cfg.average * (tf_ret + tft_ret) / 2
+        member_rets = {k: cs_rank(v, codes) for k, v in member_rets.items()}
+    values = list(member_rets.values())
+    weighted = sum(cfg.weights[k] * v for k, v in member_rets.items())
+    return weighted + cfg.average * sum(values) / len(values)
 
 
 def effective_weights(cfg: EnsembleConfig) -> dict[str, float]:
-    return {"timeformer": cfg.timeformer + cfg.average / 2, "tft": cfg.tft + cfg.average / 2}
+    """Each member's total weight (its own plus its share of the average)."""
+    n = len(cfg.weights)
+    return {k: w + cfg.average / n for k, w in cfg.weights.items()}
+
+
+def ensemble_probability(member_probs: dict[str, np.ndarray], cfg: EnsembleConfig) -> np.ndarray:
+    """P(up) of the ensemble: the members' probabilities at their effective weights."""
+    w = effective_weights(cfg)
+    return sum(w[k] * p for k, p in member_probs.items())
 
 
 def decide(
-    tf_ret: np.ndarray,
-    tft_ret: np.ndarray,
+    member_rets: dict[str, np.ndarray],
     veto_prob: np.ndarray,
     cfg: EnsembleConfig,
     threshold: float,
     codes: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The spec's output fields for each row (horizon = cfg.horizon)."""
-    return pd.DataFrame(decision_columns(tf_ret, tft_ret, veto_prob, cfg, threshold, codes))
+    return pd.DataFrame(decision_columns(member_rets, veto_prob, cfg, threshold, codes))
 
 
 def decision_columns(
-    tf_ret: np.ndarray,
-    tft_ret: np.ndarray,
+    member_rets: dict[str, np.ndarray],
     veto_prob: np.ndarray,
     cfg: EnsembleConfig,
     threshold: float,
     codes: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """`decide` as named arrays (no frame: the serving path builds one frame at the end)."""
-    ens = ensemble_return(tf_ret, tft_ret, cfg, codes)
+    ens = ensemble_return(member_rets, cfg, codes)
     take = veto_prob >= threshold
-    return {
+    out = {
         "action": np.where(take, np.where(ens > 0, "BUY", "SELL"), "HOLD"),
         "expected_return": ens,
         "confidence": np.where(take, veto_prob, 0.0),
-        "timeformer_ret": tf_ret,
-        "stockformer_ret": tf_ret,  # the spec's name for TimeFormer-XL
-        "tft_ret": tft_ret,
-        "veto_prob": veto_prob,
     }
+    for name, ret in member_rets.items():
+        out[prediction_column(name, "ret")] = ret
+        if name in SPEC_ALIASES:
+            out[prediction_column(SPEC_ALIASES[name], "ret")] = ret
+    out["veto_prob"] = veto_prob
+    return out

@@ -1,10 +1,11 @@
 """The LightGBM veto: will the ensemble's direction be right? Trained on out-of-fold rows only.
 
-Features (the spec's 551): the 541 inputs at t (29 classical + 512 embedding), the 6 model
-predictions (TimeFormer and TFT returns at 3/5/10 bars) and 4 per-sample uncertainties
-(TimeFormer's predicted std, TFT's Gaussian-equivalent std, TFT's P90 - P10, TimeFormer's
-attention entropy) at the ensemble horizon. Label: sign(ensemble return) == direction of the
-realised return. Early stopping on the latest fold's OOF rows, training on the earlier folds'.
+Features (the spec's 551 for the two default members): the 541 inputs at t (29 classical +
+512 embedding), every member's return forecasts at 3/5/10 bars, and per-sample diagnostics
+at the ensemble horizon: each member's predicted std, then what each member's class lists in
+`veto_diagnostics` (TFT's P90 - P10, TimeFormer's attention entropy). Label: sign(ensemble
+return) == direction of the realised return. Early stopping on the latest fold's OOF rows,
+training on the earlier folds'.
 """
 
 from __future__ import annotations
@@ -17,40 +18,60 @@ import pandas as pd
 
 from tradeformer.config import EnsembleConfig, VetoConfig
 from tradeformer.features.columns import CLASSICAL_COLUMNS
-from tradeformer.training.ensemble import ensemble_return
+from tradeformer.training.columns import prediction_column
+from tradeformer.training.ensemble import ensemble_return, member_outputs
 
-PRED_COLUMNS = ("tf_ret", "tft_ret")
+# the per-sample diagnostics the veto may read, in feature order: `uncertainty` of every
+# member, then each member-specific one (`veto_diagnostics` of the member's class) in this order
+DIAGNOSTICS = ("uncertainty", "q_range", "attn_entropy")
+
+
+def veto_inputs(members: dict[str, tuple[str, ...]]) -> list[tuple[str, str]]:
+    """(member, diagnostic) pairs the veto reads, given each member's `veto_diagnostics`."""
+    unknown = {d for ds in members.values() for d in ds} - set(DIAGNOSTICS)
+    if unknown:
+        raise ValueError(f"unknown veto diagnostics {sorted(unknown)}; known: {DIAGNOSTICS}")
+    return [
+        (m, d)
+        for d in DIAGNOSTICS
+        for m, extra in members.items()
+        if d == "uncertainty" or d in extra
+    ]
 
 
 def veto_feature_names(
-    horizons: tuple[int, ...], emb_dim: int, context_names: tuple[str, ...] = CLASSICAL_COLUMNS
+    horizons: tuple[int, ...],
+    emb_dim: int,
+    members: dict[str, tuple[str, ...]],
+    context_names: tuple[str, ...] = CLASSICAL_COLUMNS,
 ) -> list[str]:
-    preds = [f"{m}_{h}" for m in PRED_COLUMNS for h in horizons]
-    unc = ["tf_uncertainty", "tft_uncertainty", "tft_quantile_range", "tf_attention_entropy"]
-    return [*context_names, *(f"emb_{i:03d}" for i in range(emb_dim)), *preds, *unc]
+    """Column names of `veto_features`: inputs, every member's returns, its diagnostics."""
+    preds = [prediction_column(m, "ret", h) for m in members for h in horizons]
+    diags = [prediction_column(m, d) for m, d in veto_inputs(members)]
+    return [*context_names, *(f"emb_{i:03d}" for i in range(emb_dim)), *preds, *diags]
 
 
 def veto_features(
-    context: np.ndarray, embedding: np.ndarray, tf: dict, tft: dict, horizon_index: int
+    context: np.ndarray,
+    embedding: np.ndarray,
+    preds: dict[str, dict],
+    members: dict[str, tuple[str, ...]],
+    horizon_index: int,
 ) -> np.ndarray:
-    k = horizon_index
-    unc = np.stack(
-        [
-            tf["uncertainty"][:, k],
-            tft["uncertainty"][:, k],
-            tft["q_range"][:, k],
-            tf["attn_entropy"],
-        ],
-        axis=1,
-    )
-    return np.concatenate([context, embedding, tf["ret"], tft["ret"], unc], axis=1).astype(
+    """(n, 29 + E + M*H + diagnostics) float32: the rows' inputs and the members' outputs
+    (diagnostics with a horizon axis are read at the ensemble horizon)."""
+    diags = []
+    for m, d in veto_inputs(members):
+        v = preds[m][d]
+        diags.append(v[:, horizon_index] if v.ndim == 2 else v)
+    rets = [preds[m]["ret"] for m in members]
+    return np.concatenate([context, embedding, *rets, np.stack(diags, axis=1)], axis=1).astype(
         "float32"
     )
 
 
 def veto_labels(
-    tf: dict,
-    tft: dict,
+    preds: dict[str, dict],
     direction: np.ndarray,
     horizon_index: int,
     cfg: EnsembleConfig,
@@ -59,7 +80,7 @@ def veto_labels(
     """1 where the ensemble's side (score > 0) matches the target direction (up, or above
     the date's median for cross-sectional targets)."""
     k = horizon_index
-    ens = ensemble_return(tf["ret"][:, k], tft["ret"][:, k], cfg, codes)
+    ens = ensemble_return(member_outputs(preds, "ret", k), cfg, codes)
     return ((ens > 0) == (direction[:, k] > 0.5)).astype("float32")
 
 

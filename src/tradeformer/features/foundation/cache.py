@@ -21,6 +21,7 @@ from rich.progress import Progress
 
 from tradeformer.data.schema import TIMESTAMP, to_ns
 from tradeformer.data.store import BarStore, frame_fingerprint, safe_name
+from tradeformer.errors import ConfigError, NotFoundError
 from tradeformer.features.foundation.base import EmbeddingBackend, NoEmbedding
 from tradeformer.features.windows import OHLCV, gather, valid_ends
 
@@ -125,79 +126,47 @@ def make_backend(name: str, **kw) -> EmbeddingBackend:
         )
     if name == "none":
         return NoEmbedding()
-    raise ValueError(f"unknown embedding backend {name!r}: local, chronos, kronos or none")
+    raise ConfigError(f"unknown embedding backend {name!r}: local, chronos, kronos or none")
 
 
-def build_embeddings(
-    store_dir: str | Path,
-    out_dir: str | Path,
-    backend: str = "local",
-    *,
-    timeframe: str | None = None,
-    symbols: list[str] | None = None,
-    lookback: int = 120,
-    batch_size: int = 512,
-    train_end: str | pd.Timestamp | None = None,
-    local_config=None,
-    progress: bool = True,
-    **backend_kw,
-) -> dict:
-    """Embed every bar of the selected symbols; returns the manifest (see module docstring)."""
-    store = BarStore(store_dir)
-    tf = timeframe or store.default_timeframe()
-    syms = symbols or store.symbols(tf)
-    root = Path(out_dir)
-    root.mkdir(parents=True, exist_ok=True)
-    extra: dict = {}
-    if backend == "local":
-        end = pd.Timestamp(train_end) if train_end else default_train_end(store, tf, syms)
-        extra["train_end"] = str(end)
-        model = fit_local_backend(
-            store,
-            tf,
-            syms,
-            root,
-            lookback=lookback,
-            train_end=end,
-            config=local_config,
-            progress=progress,
-        )
-    else:
-        model = make_backend(backend, **backend_kw)
-    desc = model.describe()
-    fp = hashlib.sha256(
-        (json.dumps(desc, sort_keys=True, default=str) + f"{lookback}|{tf}").encode()
-    ).hexdigest()[:12]
-    folder = root / f"{model.name}-{fp}"
-    folder.mkdir(exist_ok=True)
-    mpath = folder / MANIFEST
-    manifest = json.loads(mpath.read_text()) if mpath.exists() else {"symbols": {}}
-    manifest.update(
-        {
-            "backend": model.name,
-            "describe": desc,
-            "dim": model.dim,
-            "lookback": lookback,
-            "timeframe": tf,
-            "key": folder.name,
-            **extra,
-        }
+def _backend(store, tf, syms, root, backend, lookback, train_end, local_config, progress, kw):
+    """The embedding model (the local encoder is trained first) and manifest extras."""
+    if backend != "local":
+        return make_backend(backend, **kw), {}
+    end = pd.Timestamp(train_end) if train_end else default_train_end(store, tf, syms)
+    model = fit_local_backend(
+        store,
+        tf,
+        syms,
+        root,
+        lookback=lookback,
+        train_end=end,
+        config=local_config,
+        progress=progress,
     )
+    return model, {"train_end": str(end)}
 
+
+def _plan(store, tf, syms, folder: Path, manifest: dict) -> list[tuple]:
+    """(symbol, bars, first row to embed, file) per symbol: a symbol whose stored rows are
+    an unchanged prefix of its bars embeds only the new rows."""
     plan = []
     for s in syms:
         bars = store.read(s, tf)
         prev = manifest["symbols"].get(s)
-        start = 0
         path = folder / f"{safe_name(s)}.npy"
-        if (
+        reuse = (
             prev
             and path.exists()
             and prev["rows"] <= len(bars)
             and frame_fingerprint(bars.iloc[: prev["rows"]]) == prev["prefix_sha"]
-        ):
-            start = prev["rows"]
-        plan.append((s, bars, start, path))
+        )
+        plan.append((s, bars, prev["rows"] if reuse else 0, path))
+    return plan
+
+
+def _embed_plan(plan, model, manifest, lookback, batch_size, progress) -> int:
+    """Embed and write each planned symbol (atomically); returns the windows computed."""
     todo = sum(max(0, len(b) - max(st, lookback - 1)) for _, b, st, _ in plan)
     computed = 0
     with Progress(disable=not progress, transient=True) as bar:
@@ -224,6 +193,53 @@ def build_embeddings(
                 "rows": len(bars),
                 "prefix_sha": frame_fingerprint(bars),
             }
+    return computed
+
+
+def build_embeddings(
+    store_dir: str | Path,
+    out_dir: str | Path,
+    backend: str = "local",
+    *,
+    timeframe: str | None = None,
+    symbols: list[str] | None = None,
+    lookback: int = 120,
+    batch_size: int = 512,
+    train_end: str | pd.Timestamp | None = None,
+    local_config=None,
+    progress: bool = True,
+    **backend_kw,
+) -> dict:
+    """Embed every bar of the selected symbols; returns the manifest (see module docstring)."""
+    store = BarStore(store_dir)
+    tf = timeframe or store.default_timeframe()
+    syms = symbols or store.symbols(tf)
+    root = Path(out_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    model, extra = _backend(
+        store, tf, syms, root, backend, lookback, train_end, local_config, progress, backend_kw
+    )
+    desc = model.describe()
+    fp = hashlib.sha256(
+        (json.dumps(desc, sort_keys=True, default=str) + f"{lookback}|{tf}").encode()
+    ).hexdigest()[:12]
+    folder = root / f"{model.name}-{fp}"
+    folder.mkdir(exist_ok=True)
+    mpath = folder / MANIFEST
+    manifest = json.loads(mpath.read_text()) if mpath.exists() else {"symbols": {}}
+    manifest.update(
+        {
+            "backend": model.name,
+            "describe": desc,
+            "dim": model.dim,
+            "lookback": lookback,
+            "timeframe": tf,
+            "key": folder.name,
+            **extra,
+        }
+    )
+    plan = _plan(store, tf, syms, folder, manifest)
+    computed = _embed_plan(plan, model, manifest, lookback, batch_size, progress)
     manifest["last_build"] = {"windows_computed": computed, "symbols": len(syms)}
     tmp = folder / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps(manifest, indent=2, default=str))
@@ -237,5 +253,5 @@ def load_embeddings(folder: str | Path, symbol: str) -> np.ndarray:
     folder = Path(folder)
     m = json.loads((folder / MANIFEST).read_text())
     if symbol not in m["symbols"]:
-        raise KeyError(f"{symbol!r} not embedded in {folder}")
+        raise NotFoundError(f"{symbol!r} not embedded in {folder}")
     return np.load(folder / m["symbols"][symbol]["file"])

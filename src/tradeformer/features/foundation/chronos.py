@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tradeformer.errors import SourceError
 from tradeformer.features.foundation.base import EmbeddingBackend
 
 DEFAULT_MODEL = "amazon/chronos-t5-small"
@@ -31,7 +32,7 @@ class ChronosBackend(EmbeddingBackend):
             import chronos
             from chronos import BaseChronosPipeline
         except ImportError as e:  # pragma: no cover - extra not installed
-            raise RuntimeError(
+            raise SourceError(
                 "the chronos backend needs: pip install 'tradeformer[chronos]'"
             ) from e
         self.model_id = str(model_id)
@@ -40,7 +41,7 @@ class ChronosBackend(EmbeddingBackend):
                 self.model_id, device_map=device, dtype=dtype
             )
         except OSError as e:
-            raise RuntimeError(
+            raise SourceError(
                 f"cannot load Chronos model {self.model_id!r}: give a local directory or a hub "
                 f"id reachable from this machine (offline: HF_HUB_OFFLINE=1). {e}"
             ) from e

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from tradeformer.errors import SourceError
 from tradeformer.features.foundation.base import EmbeddingBackend
 
 DEFAULT_MODEL = "NeoQuasar/Kronos-small"
@@ -26,7 +27,7 @@ def kronos_classes():
     try:
         from kronos_finance._vendor.kronos_model import Kronos, KronosTokenizer
     except ImportError as e:  # pragma: no cover - extra not installed
-        raise RuntimeError("the kronos backend needs: pip install 'tradeformer[kronos]'") from e
+        raise SourceError("the kronos backend needs: pip install 'tradeformer[kronos]'") from e
     return Kronos, KronosTokenizer
 
 
@@ -52,7 +53,7 @@ class KronosBackend(EmbeddingBackend):
             self.tokenizer = tokenizer_cls.from_pretrained(self.tokenizer_id).to(device).eval()
             self.model = kronos_cls.from_pretrained(self.model_id).to(device).eval()
         except OSError as e:
-            raise RuntimeError(
+            raise SourceError(
                 f"cannot load Kronos {self.model_id!r} / {self.tokenizer_id!r}: {e}"
             ) from e
         self.dim = int(self.model.d_model)

@@ -21,6 +21,7 @@ import torch
 from rich.progress import Progress
 from torch import nn
 
+from tradeformer.errors import ConfigError
 from tradeformer.features.foundation.base import EMBED_DIM, EmbeddingBackend
 from tradeformer.features.windows import gather, relative_ohlcv
 
@@ -105,7 +106,7 @@ class WindowSampler:
         self.arrays, self.ends, self.lookback = arrays, ends, lookback
         sizes = np.array([len(e) for e in ends], dtype=np.float64)
         if sizes.sum() == 0:
-            raise ValueError(
+            raise ConfigError(
                 "no training windows: is the training period shorter than the lookback?"
             )
         self.p = sizes / sizes.sum()

@@ -1,0 +1,5 @@
+"""`python -m tradeformer ...` (also what `torchrun -m tradeformer` runs)."""
+
+from tradeformer.cli import app
+
+app()

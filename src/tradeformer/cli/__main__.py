@@ -1,0 +1,3 @@
+from tradeformer.cli import app
+
+app()

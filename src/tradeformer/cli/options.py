@@ -1,0 +1,97 @@
+"""Options several commands share, and turning `--config` / `--set` into an experiment."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+
+from tradeformer.errors import InputError
+
+ConfigOpt = Annotated[Path, typer.Option("--config", help="Experiment YAML (see configs/).")]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a config value: --set training.epochs=2 (repeatable)."),
+]
+PolicyOpt = Annotated[
+    str,
+    typer.Option(
+        "--policy",
+        help="reject: fail on any error (default). repair: drop bad rows, sort, and report.",
+    ),
+]
+MinBarsOpt = Annotated[
+    int, typer.Option("--min-bars", help="Minimum bars per symbol (the model lookback).")
+]
+TzOpt = Annotated[
+    str, typer.Option("--tz", help="Time zone of intraday timestamps written without one.")
+]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="Bars stamped after this time are errors (timestamp_in_the_future); default now.",
+    ),
+]
+DataOpt = Annotated[
+    Path,
+    typer.Option(
+        "--data",
+        help="A bar store, or a CSV/Parquet file or folder of bars (validated and imported "
+        "once into .tradeformer_cache/stores/).",
+    ),
+]
+AblationOpt = Annotated[
+    str,
+    typer.Option(
+        "--ablations",
+        help="Comma list of retrained variants (no_embedding,no_mtf,no_smc,no_ta), 'all' or "
+        "'none'.",
+    ),
+]
+RunDirArg = Annotated[Path, typer.Argument(help="A training run directory (runs/<id>).")]
+CostOpt = Annotated[float, typer.Option(help="Transaction cost per side (bps).")]
+
+
+def parse_sets(sets: list[str] | None) -> dict:
+    """--set key=value pairs; values are YAML scalars/lists, except that dates stay strings."""
+    out = {}
+    for item in sets or []:
+        if "=" not in item:
+            raise InputError(f"--set expects key=value, got {item!r}")
+        k, v = item.split("=", 1)
+        value = yaml.safe_load(v)
+        out[k.strip()] = v.strip() if isinstance(value, datetime.date) else value
+    return out
+
+
+def load_experiment(config: Path, sets: list[str] | None):
+    from tradeformer.config import load_config
+
+    return load_config(config, parse_sets(sets))
+
+
+def check_policy(policy: str) -> None:
+    if policy not in ("reject", "repair"):
+        raise InputError(f"--policy must be 'reject' or 'repair', not {policy!r}")
+
+
+def ablation_list(text: str) -> tuple[str, ...]:
+    """`none`, `all`, or a comma list of retrained ablations."""
+    from tradeformer.evaluation.ablations import RETRAINED
+
+    text = text.strip().lower()
+    if text in ("", "none"):
+        return ()
+    if text == "all":
+        return RETRAINED
+    names = tuple(t.strip() for t in text.split(",") if t.strip())
+    bad = [n for n in names if n not in RETRAINED]
+    if bad:
+        raise InputError(
+            f"unknown ablation(s) {', '.join(bad)}; choose from {', '.join(RETRAINED)}"
+        )
+    return names

@@ -1,0 +1,110 @@
+"""`tradeformer predict` (a table of next trades) and `tradeformer serve` (the HTTP API)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tradeformer.api import API_KEY_ENV
+from tradeformer.cli.app import app
+from tradeformer.cli.console import console
+from tradeformer.cli.data import store_root
+from tradeformer.cli.options import DataOpt
+from tradeformer.cli.output import prediction_table
+from tradeformer.errors import InputError
+
+BundleOpt = Annotated[Path, typer.Option("--bundle", help="Bundle directory (runs/<id>/bundle).")]
+
+
+@app.command("predict")
+def predict_cmd(
+    bundle: BundleOpt,
+    data: DataOpt,
+    symbols: Annotated[list[str] | None, typer.Argument(help="Symbols (default: all).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write .csv or .parquet.")] = None,
+) -> None:
+    """The next trade for each symbol from its latest bars (one batched pass)."""
+    from tradeformer.inference import Predictor
+
+    pred = Predictor.load(bundle)
+    table = pred.predict_store(store_root(data), symbols or None)
+    members = list(pred.bundle.members)
+    console.print(prediction_table(table, members, pred.ensemble.horizon, pred.threshold))
+    if out is not None:
+        if out.suffix == ".parquet":
+            table.to_parquet(out, index=False)
+        else:
+            table.to_csv(out, index=False)
+        console.print(f"wrote {out}")
+
+
+@app.command("serve")
+def serve(
+    bundle: BundleOpt,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="Bars for GET /v1/predict/{symbol}: a store, or a file/folder of bars "
+            "(imported into .tradeformer_cache/stores/ at start-up).",
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    max_batch: Annotated[
+        int,
+        typer.Option(
+            "--max-batch",
+            min=1,
+            help="Answer up to this many concurrent single-symbol requests with one batched "
+            "prediction (1: each on its own, bit-for-bit the single-call numbers).",
+        ),
+    ] = 32,
+    max_queue: Annotated[
+        int,
+        typer.Option(min=1, help="Requests waiting for the model beyond this get 503."),
+    ] = 256,
+    request_timeout: Annotated[
+        float,
+        typer.Option(min=0.1, help="Seconds a request may wait for its prediction (then 503)."),
+    ] = 30.0,
+    api_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="File holding the API key clients must send as X-API-Key (or set "
+            f"{API_KEY_ENV}); without either the API is open."
+        ),
+    ] = None,
+) -> None:
+    """HTTP API: /v1/health, /v1/model, /v1/predict/{symbol}, POST /v1/predict and .../batch."""
+    try:
+        import uvicorn
+
+        from tradeformer.api.app import ServeLimits, create_app
+    except ImportError:
+        raise InputError("the API needs: pip install 'tradeformer[api]'") from None
+    key = api_key(api_key_file)
+    store = store_root(data) if data is not None else None
+    limits = ServeLimits(max_batch, max_queue, request_timeout)
+    application = create_app(bundle, store, limits=limits, api_key=key)
+    if key:
+        console.print("API key required (X-API-Key)")
+    uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+def api_key(path: Path | None) -> str | None:
+    """The key from the file (stripped) or the environment; never printed."""
+    if path is None:
+        return os.environ.get(API_KEY_ENV) or None
+    try:
+        key = path.read_text().strip()
+    except OSError as e:
+        raise InputError(f"--api-key-file {path}: {e.strerror}") from None
+    if not key:
+        raise InputError(f"--api-key-file {path}: the file is empty")
+    return key

@@ -1,0 +1,85 @@
+"""Reading and writing the arrays stages hand each other (safetensors, written atomically)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+from safetensors.torch import load_file as load_torch
+from safetensors.torch import save_file as save_torch
+
+from tradeformer.dataset.universe import Scaler
+from tradeformer.errors import StageError
+from tradeformer.models.base import ForecastModel
+from tradeformer.models.registry import describe_model, model_from_manifest
+
+Predictions = dict[str, dict[str, np.ndarray]]  # {member: {output: (n, ...) array}}
+PREDICTIONS = "deep/predictions.safetensors"
+FINAL = "deep/final"
+
+
+def require(run_dir: Path, relpath: str, stage: str) -> Path:
+    """The artefact's path, or a StageError naming the stage that writes it."""
+    path = Path(run_dir) / relpath
+    if not path.exists():
+        raise StageError(f"{run_dir}: no {relpath}; run the {stage} stage first")
+    return path
+
+
+def save_predictions(path: Path, parts: dict[str, tuple[np.ndarray, Predictions]]) -> None:
+    """{part: (rows, predictions)} for parts such as `fold0`, `fold1`, `test`."""
+    arrays = {}
+    for part, (rows, preds) in parts.items():
+        arrays[f"{part}.rows"] = np.asarray(rows, dtype=np.int64)
+        for member, outputs in preds.items():
+            for key, value in outputs.items():
+                arrays[f"{part}.{member}.{key}"] = np.ascontiguousarray(value)
+    _atomic(path, lambda tmp: save_file(arrays, str(tmp)))
+
+
+def load_predictions(path: Path) -> dict[str, tuple[np.ndarray, Predictions]]:
+    arrays = load_file(str(path))
+    out: dict[str, tuple[np.ndarray, Predictions]] = {}
+    for part in sorted({k.split(".")[0] for k in arrays}, key=_part_order):
+        preds: Predictions = {}
+        for key, value in arrays.items():
+            p, *rest = key.split(".")
+            if p == part and len(rest) == 2:
+                preds.setdefault(rest[0], {})[rest[1]] = value
+        out[part] = (arrays[f"{part}.rows"], preds)
+    return out
+
+
+def _part_order(part: str) -> tuple[int, int]:
+    return (0, int(part[4:])) if part.startswith("fold") and part[4:].isdigit() else (1, 0)
+
+
+def save_members(folder: Path, members: dict[str, tuple[str, ForecastModel]], scaler) -> None:
+    """The final members' weights, their manifest entries and the scaler they were fitted with."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, (_, model) in members.items():
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        _atomic(folder / f"{name}.safetensors", lambda tmp, s=state: save_torch(s, str(tmp)))
+    scaler.save(folder / "scaler.safetensors")
+    entries = {name: describe_model(kind, m) for name, (kind, m) in members.items()}
+    (folder / "members.json").write_text(json.dumps(entries, indent=2))
+
+
+def load_members(folder: Path) -> tuple[dict[str, tuple[str, ForecastModel]], Scaler]:
+    entries = json.loads((folder / "members.json").read_text())
+    members = {}
+    for name, e in entries.items():
+        model = model_from_manifest(e["kind"], e["config"], e["init"])
+        model.load_state_dict(load_torch(str(folder / f"{name}.safetensors")))
+        members[name] = (e["kind"], model.eval())
+    return members, Scaler.load(folder / "scaler.safetensors")
+
+
+def _atomic(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)

@@ -1,0 +1,112 @@
+"""Stage `deep`: every member on every fold's training rows (early stopping on its validation
+rows); the validation (out-of-fold) predictions, the last fold's members as the final ones,
+their test predictions and in-sample metrics -> deep/, oof.parquet."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tradeformer.config import ExperimentConfig, model_training
+from tradeformer.dataset.calendar import Fold
+from tradeformer.dataset.universe import Scaler, Universe
+from tradeformer.models import build_model
+from tradeformer.stages.artifacts import FINAL, PREDICTIONS, save_members, save_predictions
+from tradeformer.stages.context import RunContext
+from tradeformer.training.frames import oof_frame
+from tradeformer.training.metrics import direction_metrics
+from tradeformer.training.trainer import predict, predict_models, train_model
+
+log = logging.getLogger(__name__)
+Members = dict[str, tuple[str, torch.nn.Module]]  # {name: (registry kind, model)}
+
+
+def fit_fold_models(
+    cfg: ExperimentConfig, u: Universe, fold: Fold, *, out_dir: Path, progress: bool = True
+) -> tuple[Members, Scaler, dict]:
+    """Every member on one fold's training rows: the members, the train-slice scaler and
+    their validation predictions."""
+    L = cfg.training.lookback
+    tr = u.rows_between(fold.train_start, fold.train_end)
+    va = u.rows_between(fold.val_start, fold.val_end)
+    norm = cfg.normalization
+    scaler = Scaler.fit(u, tr, norm.scaler, norm.clip)
+    members, preds = {}, {}
+    for name, choice in cfg.models.items():
+        kind = cfg.member_kind(name)
+        over = dict(
+            choice.overrides,
+            embed_dim=u.embedding.shape[1],
+            lookback=L,
+            context_dim=u.context.shape[1],
+        )
+        torch.manual_seed(cfg.seed + 1000 * fold.index)  # initial weights: seeded too
+        model = build_model(kind, choice.preset, **over)
+        model, hist = train_model(
+            model,
+            u,
+            tr,
+            va,
+            model_training(cfg.training, choice),
+            scaler,
+            seed=cfg.seed + 1000 * fold.index,
+            out_dir=out_dir / name,
+            progress=progress,
+            label=f"fold {fold.index} {name}",
+        )
+        preds[name] = predict(model, u, va, L, scaler)
+        members[name] = (kind, model)
+        log.info(
+            "fold %d %s: %s train / %s val samples, %d epochs, best val loss %.4f, "
+            "best val rank IC %.4f",
+            fold.index,
+            name,
+            f"{len(tr):,}",
+            f"{len(va):,}",
+            len(hist),
+            min(h["val_loss"] for h in hist),
+            max(h.get("val_rank_ic", float("nan")) for h in hist),
+        )
+    return members, scaler, preds
+
+
+def _train_period_metrics(ctx: RunContext, members: Members, scaler: Scaler) -> dict:
+    """In-sample metrics of the final members on a fixed slice of their training rows."""
+    u, last, hi = ctx.data.universe, ctx.data.calendar.folds[-1], ctx.horizon_index
+    rows = u.rows_between(last.train_start, last.train_end)
+    rows = rows[:: max(1, len(rows) // 4000)]
+    out = {}
+    for name, (_, model) in members.items():
+        p = predict(model, u, rows, ctx.cfg.training.lookback, scaler)
+        out[name] = direction_metrics(p["dir_prob"][:, hi], u.direction[rows, hi])
+    return out
+
+
+def run(ctx: RunContext) -> None:
+    cfg, u, calendar = ctx.cfg, ctx.data.universe, ctx.data.calendar
+    parts, oof_parts = {}, []
+    for fold in calendar.folds:
+        members, scaler, preds = fit_fold_models(
+            cfg, u, fold, out_dir=ctx.run_dir / "deep" / f"fold{fold.index}", progress=ctx.progress
+        )
+        va = u.rows_between(fold.val_start, fold.val_end)
+        parts[f"fold{fold.index}"] = (va, preds)
+        oof_parts.append((fold.index, va, preds))
+    test_rows = u.rows_between(calendar.test_start, calendar.test_end, labeled=False)
+    models = [m for _, m in members.values()]
+    outs = predict_models(models, u, test_rows, cfg.training.lookback, scaler)
+    parts["test"] = (test_rows, dict(zip(members, outs, strict=True)))
+    save_members(ctx.run_dir / FINAL, members, scaler)
+    save_predictions(ctx.run_dir / PREDICTIONS, parts)
+    train = _train_period_metrics(ctx, members, scaler)
+    (ctx.run_dir / "deep" / "train_metrics.json").write_text(json.dumps(train, indent=2))
+    oof_frame(u, oof_parts).to_parquet(ctx.run_dir / "oof.parquet", index=False)
+
+
+def fold_parts(parts: dict) -> list[tuple[int, np.ndarray, dict]]:
+    """The `foldK` entries of `load_predictions` as (k, rows, predictions), in fold order."""
+    return [(int(k[4:]), rows, p) for k, (rows, p) in parts.items() if k.startswith("fold")]

@@ -1,0 +1,72 @@
+"""Stage `veto`: LightGBM on the OOF rows (earlier folds train it, the last fold stops it and
+sets a coverage threshold), the test decisions and the run's metrics -> veto/,
+test_predictions.parquet, metrics.json."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from tradeformer.dataset.cross_section import date_codes
+from tradeformer.stages.artifacts import FINAL, PREDICTIONS, load_members, load_predictions, require
+from tradeformer.stages.context import RunContext
+from tradeformer.stages.deep import fold_parts
+from tradeformer.training.ensemble import decide, member_outputs
+from tradeformer.training.frames import build_test_frame
+from tradeformer.training.run_metrics import run_metrics
+from tradeformer.training.veto import (
+    coverage_threshold,
+    save_veto,
+    train_veto,
+    veto_feature_names,
+    veto_features,
+    veto_labels,
+)
+
+VETO_RECORD = "veto/veto.json"
+
+
+def member_diagnostics(ctx: RunContext) -> dict[str, tuple[str, ...]]:
+    """{member: the diagnostics its class hands the veto}, in ensemble order."""
+    members, _ = load_members(require(ctx.run_dir, FINAL, "deep"))
+    return {name: type(model).veto_diagnostics for name, (_, model) in members.items()}
+
+
+def run(ctx: RunContext) -> None:
+    cfg, u, hi = ctx.cfg, ctx.data.universe, ctx.horizon_index
+    parts = load_predictions(require(ctx.run_dir, PREDICTIONS, "deep"))
+    folds = fold_parts(parts)
+    diags = member_diagnostics(ctx)
+    codes = date_codes(u.timestamps)
+
+    def features(rows, preds):
+        return veto_features(u.context[rows], u.embedding[rows], preds, diags, hi)
+
+    xs = [features(rows, p) for _, rows, p in folds]
+    ys = [veto_labels(p, u.y_dir[rows], hi, cfg.ensemble, codes[rows]) for _, rows, p in folds]
+    names = veto_feature_names(u.horizons, u.embedding.shape[1], diags, u.context_names)
+    booster = train_veto(
+        np.concatenate(xs[:-1]), np.concatenate(ys[:-1]), xs[-1], ys[-1], names, cfg.veto, cfg.seed
+    )
+    save_veto(booster, ctx.run_dir / "veto")
+    best = booster.best_iteration or None
+    test_rows, test_preds = parts["test"]
+    test_prob = booster.predict(features(test_rows, test_preds), num_iteration=best)
+    valid_prob = booster.predict(xs[-1], num_iteration=best)
+    threshold = coverage_threshold(valid_prob, cfg.veto)
+    rets = member_outputs(test_preds, "ret", hi)
+    decisions = decide(rets, test_prob, cfg.ensemble, threshold, codes[test_rows])
+    frame = build_test_frame(u, test_rows, test_preds, decisions, cfg)
+    frame.to_parquet(ctx.run_dir / "test_predictions.parquet", index=False)
+    record = {
+        "threshold": threshold,
+        "best_iteration": int(booster.best_iteration or booster.current_iteration()),
+        "features": names,
+    }
+    (ctx.run_dir / VETO_RECORD).write_text(json.dumps(record, indent=2))
+    veto = dict(record, test_prob=test_prob, valid_prob=valid_prob, valid_y=ys[-1])
+    metrics = run_metrics(u, folds, parts["test"], veto, cfg, hi)
+    train = json.loads((ctx.run_dir / "deep" / "train_metrics.json").read_text())
+    metrics["train_period"] = train
+    (ctx.run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
