@@ -264,6 +264,20 @@ class ExperimentConfig(_Strict):
         return self.models[name].kind or name
 
 
+DEMO_CONFIG = Path(__file__).parent / "configs" / "demo.yaml"
+QUICK = {  # a smoke-run budget (`demo --quick`, the example notebooks in CI): numbers mean nothing
+    "training.epochs": 1,
+    "training.max_samples_per_epoch": 256,
+    "training.max_eval_samples": 256,
+    "embedding.local_steps": 20,
+}
+
+
+def demo_config(overrides: dict | None = None, *, quick: bool = False) -> ExperimentConfig:
+    """The demo's experiment (bundled sample, small members), optionally at the QUICK budget."""
+    return load_config(DEMO_CONFIG, {**(QUICK if quick else {}), **(overrides or {})})
+
+
 def load_config(path: str | Path, overrides: dict | None = None) -> ExperimentConfig:
     p = Path(path)
     if not p.exists():

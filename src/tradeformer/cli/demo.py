@@ -15,14 +15,6 @@ from tradeformer.cli.evaluate import evaluate_and_report
 from tradeformer.cli.options import AblationOpt, SetOpt, ablation_list, parse_sets
 from tradeformer.cli.output import print_evaluation, print_report, print_results, summary_table
 
-DEMO_CONFIG = Path(__file__).parent.parent / "configs" / "demo.yaml"
-QUICK = {  # --quick: a smoke run whose numbers mean nothing
-    "training.epochs": 1,
-    "training.max_samples_per_epoch": 256,
-    "training.max_eval_samples": 256,
-    "embedding.local_steps": 20,
-}
-
 
 def _validated(data: Path | None):
     from tradeformer.data.sample import sample_path
@@ -59,7 +51,7 @@ def demo(
 ) -> None:
     """The main job, offline: validate -> features -> local embeddings -> walk-forward
     TimeFormer-XL + TFT-XL -> veto -> ensemble -> backtest, baselines, ablations -> report."""
-    from tradeformer.config import load_config
+    from tradeformer.config import demo_config
     from tradeformer.training.pipeline import run_training
 
     t0 = time.perf_counter()
@@ -67,9 +59,8 @@ def demo(
     over = {"runs_dir": str(out / "runs"), "cache_dir": str(out / "cache")}
     if data is not None:
         over["data.source"] = str(data)
-    over.update(QUICK if quick else {})
     over.update(parse_sets(sets))
-    summary = run_training(load_config(DEMO_CONFIG, over))
+    summary = run_training(demo_config(over, quick=quick))
     print_results(summary["metrics"])
     if len(loaded.bars) < 20:
         console.print(

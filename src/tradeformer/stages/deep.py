@@ -25,41 +25,61 @@ log = logging.getLogger(__name__)
 Members = dict[str, tuple[str, torch.nn.Module]]  # {name: (registry kind, model)}
 
 
+def fit_member(
+    cfg: ExperimentConfig,
+    name: str,
+    u: Universe,
+    rows: tuple[np.ndarray, np.ndarray],
+    scaler: Scaler,
+    *,
+    seed: int,
+    out_dir: Path,
+    progress: bool = True,
+    label: str = "",
+) -> tuple[torch.nn.Module, list[dict]]:
+    """One member trained on `rows` = (train, validation) with early stopping on the
+    validation rows: the model (best epoch's weights) and its epoch history."""
+    choice = cfg.models[name]
+    over = dict(
+        choice.overrides,
+        embed_dim=u.embedding.shape[1],
+        lookback=cfg.training.lookback,
+        context_dim=u.context.shape[1],
+    )
+    torch.manual_seed(seed)  # initial weights: seeded too
+    model = build_model(cfg.member_kind(name), choice.preset, **over)
+    tr, va = rows
+    tcfg = model_training(cfg.training, choice)
+    return train_model(
+        model, u, tr, va, tcfg, scaler, seed=seed, out_dir=out_dir, progress=progress, label=label
+    )
+
+
 def fit_fold_models(
     cfg: ExperimentConfig, u: Universe, fold: Fold, *, out_dir: Path, progress: bool = True
 ) -> tuple[Members, Scaler, dict]:
     """Every member on one fold's training rows: the members, the train-slice scaler and
     their validation predictions."""
-    L = cfg.training.lookback
     tr = u.rows_between(fold.train_start, fold.train_end)
     va = u.rows_between(fold.val_start, fold.val_end)
     norm = cfg.normalization
     scaler = Scaler.fit(u, tr, norm.scaler, norm.clip)
     members, preds = {}, {}
-    for name, choice in cfg.models.items():
-        kind = cfg.member_kind(name)
-        over = dict(
-            choice.overrides,
-            embed_dim=u.embedding.shape[1],
-            lookback=L,
-            context_dim=u.context.shape[1],
-        )
-        torch.manual_seed(cfg.seed + 1000 * fold.index)  # initial weights: seeded too
-        model = build_model(kind, choice.preset, **over)
-        model, hist = train_model(
-            model,
+    seed = cfg.seed + 1000 * fold.index
+    for name in cfg.models:
+        model, hist = fit_member(
+            cfg,
+            name,
             u,
-            tr,
-            va,
-            model_training(cfg.training, choice),
+            (tr, va),
             scaler,
-            seed=cfg.seed + 1000 * fold.index,
+            seed=seed,
             out_dir=out_dir / name,
             progress=progress,
             label=f"fold {fold.index} {name}",
         )
-        preds[name] = predict(model, u, va, L, scaler)
-        members[name] = (kind, model)
+        preds[name] = predict(model, u, va, cfg.training.lookback, scaler)
+        members[name] = (cfg.member_kind(name), model)
         log.info(
             "fold %d %s: %s train / %s val samples, %d epochs, best val loss %.4f, "
             "best val rank IC %.4f",
