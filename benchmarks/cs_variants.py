@@ -27,10 +27,10 @@ import torch
 
 from tradeformer.config import NormalizationConfig, TargetConfig, load_config
 from tradeformer.dataset.cross_section import apply_cross_section
+from tradeformer.dataset.prepare import prepare_data
 from tradeformer.dataset.universe import Scaler
 from tradeformer.evaluation.cross_section import ic_summary, long_short
 from tradeformer.models import build_model
-from tradeformer.dataset.prepare import prepare_data
 from tradeformer.training.frames import next_bar_returns
 from tradeformer.training.trainer import predict, train_model
 

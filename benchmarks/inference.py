@@ -128,7 +128,7 @@ def nets_alone(pred: Predictor, bars: dict, reps: int) -> float:
     times = []
     for i in range(reps + 2):
         t0 = time.perf_counter()
-        for m in (pred.bundle.timeformer, pred.bundle.tft):
+        for m in pred.bundle.members.values():
             m(price, emb, ctx, outputs_only=True)
         if i >= 2:
             times.append((time.perf_counter() - t0) * 1000)

@@ -53,6 +53,7 @@ def test_a_third_member_trains_bundles_and_predicts(three_members, tiny_source):
     run = Path(summary["run_dir"])
     manifest = json.loads((run / "bundle" / "manifest.json").read_text())
     assert list(manifest["models"]) == ["timeformer", "tft", "lastbar"]
+    assert list(summary["metrics"]["oof"]) == ["timeformer", "tft", "lastbar", "ensemble"]
     assert manifest["models"]["lastbar"]["kind"] == "lastbar"
     b = load_bundle(run / "bundle")
     assert isinstance(b.members["lastbar"], LastBarLinear)

@@ -12,7 +12,12 @@ from tradeformer.cli.app import dataset_app, features_app
 from tradeformer.cli.console import console
 from tradeformer.cli.data import store_root
 from tradeformer.cli.options import ConfigOpt, DataOpt, SetOpt, load_experiment
+from tradeformer.config import EmbeddingConfig, FeatureConfig, TrainingConfig
 from tradeformer.errors import ConfigError, InputError
+
+# the defaults are the config's own (declared once, in `tradeformer.config`)
+FEATURES, EMBEDDING = FeatureConfig.model_fields, EmbeddingConfig.model_fields
+LOOKBACK = TrainingConfig.model_fields["lookback"].default
 
 
 def _symbols(text: str | None) -> list[str] | None:
@@ -27,15 +32,18 @@ def features_build(
         str | None, typer.Option(help="Bars to compute on (default: the store's base).")
     ] = None,
     symbols: Annotated[str | None, typer.Option(help="Comma-separated subset of symbols.")] = None,
-    horizons: Annotated[str, typer.Option(help="Label horizons in bars.")] = "3,5,10",
-    label_kind: Annotated[str, typer.Option(help="log or simple returns.")] = "log",
+    horizons: Annotated[str, typer.Option(help="Label horizons in bars.")] = ",".join(
+        map(str, FEATURES["horizons"].default)
+    ),
+    label_kind: Annotated[str, typer.Option(help="log or simple returns.")] = FEATURES[
+        "label_kind"
+    ].default,
     intraday: Annotated[
         bool, typer.Option("--intraday/--no-intraday", help="MTF 4H/1H from intraday bars.")
-    ] = True,
+    ] = FEATURES["use_intraday"].default,
     workers: Annotated[int | None, typer.Option(help="Processes (default: all cores).")] = None,
 ) -> None:
     """Compute features + labels per symbol (cached: only changed symbols are recomputed)."""
-    from tradeformer.config import FeatureConfig
     from tradeformer.features.pipeline import build_features
 
     try:
@@ -68,13 +76,15 @@ def features_build(
 @features_app.command("embed")
 def features_embed(
     data: DataOpt,
-    backend: Annotated[str, typer.Option(help="local | chronos | kronos | none")] = "local",
+    backend: Annotated[str, typer.Option(help="local | chronos | kronos | none")] = EMBEDDING[
+        "backend"
+    ].default,
     out: Annotated[Path, typer.Option("--out", help="Embedding cache directory.")] = Path(
         "embeddings"
     ),
     timeframe: Annotated[str | None, typer.Option(help="Default: the store's base.")] = None,
     symbols: Annotated[str | None, typer.Option(help="Comma-separated subset.")] = None,
-    lookback: Annotated[int, typer.Option(help="Bars per window (ending at t).")] = 120,
+    lookback: Annotated[int, typer.Option(help="Bars per window (ending at t).")] = LOOKBACK,
     model_id: Annotated[
         str | None, typer.Option(help="Hub id or local directory (chronos / kronos).")
     ] = None,
@@ -83,8 +93,12 @@ def features_embed(
         str | None,
         typer.Option(help="local: last date of the training period (default: 60 % point)."),
     ] = None,
-    steps: Annotated[int, typer.Option(help="local: training steps.")] = 1500,
-    batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = 512,
+    steps: Annotated[int, typer.Option(help="local: training steps.")] = EMBEDDING[
+        "local_steps"
+    ].default,
+    batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = EMBEDDING[
+        "batch_size"
+    ].default,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
 ) -> None:
     """512-D foundation-model embedding of every bar (cached; reruns embed only new bars)."""

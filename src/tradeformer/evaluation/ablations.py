@@ -11,6 +11,7 @@ variants need no retraining (they recombine the full run's predictions).
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -71,7 +72,9 @@ def retrain_without(
     from tradeformer.stages.deep import fit_fold_models
 
     ua = ablated_universe(u, name)
-    members, scaler, _ = fit_fold_models(cfg, ua, fold, out_dir=out_dir / name, progress=progress)
+    members, scaler, _ = fit_fold_models(
+        cfg, ua, fold, out_dir=out_dir / name, progress=progress, log_level=logging.DEBUG
+    )
     L = cfg.training.lookback
     outs = predict_models([m for _, m in members.values()], ua, test_rows, L, scaler)
     return dict(zip(members, outs, strict=True))

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 from safetensors.torch import load_file as load_torch
 from safetensors.torch import save_file as save_torch
@@ -31,30 +32,31 @@ def require(run_dir: Path, relpath: str, stage: str) -> Path:
 
 def save_predictions(path: Path, parts: dict[str, tuple[np.ndarray, Predictions]]) -> None:
     """{part: (rows, predictions)} for parts such as `fold0`, `fold1`, `test`."""
-    arrays = {}
+    arrays, members = {}, []
     for part, (rows, preds) in parts.items():
+        members += [m for m in preds if m not in members]
         arrays[f"{part}.rows"] = np.asarray(rows, dtype=np.int64)
         for member, outputs in preds.items():
             for key, value in outputs.items():
                 arrays[f"{part}.{member}.{key}"] = np.ascontiguousarray(value)
-    _atomic(path, lambda tmp: save_file(arrays, str(tmp)))
+    meta = {"parts": json.dumps(list(parts)), "members": json.dumps(members)}
+    _atomic(path, lambda tmp: save_file(arrays, str(tmp), metadata=meta))
 
 
 def load_predictions(path: Path) -> dict[str, tuple[np.ndarray, Predictions]]:
+    """`save_predictions`'s parts, in their order, each member in ensemble order (the file
+    stores arrays by sorted name; the order is in its metadata)."""
+    with safe_open(str(path), framework="numpy") as f:
+        meta = f.metadata()
     arrays = load_file(str(path))
     out: dict[str, tuple[np.ndarray, Predictions]] = {}
-    for part in sorted({k.split(".")[0] for k in arrays}, key=_part_order):
+    for part in json.loads(meta["parts"]):
         preds: Predictions = {}
-        for key, value in arrays.items():
-            p, *rest = key.split(".")
-            if p == part and len(rest) == 2:
-                preds.setdefault(rest[0], {})[rest[1]] = value
+        for member in json.loads(meta["members"]):
+            keys = [k for k in arrays if k.startswith(f"{part}.{member}.")]
+            preds[member] = {k.split(".")[2]: arrays[k] for k in keys}
         out[part] = (arrays[f"{part}.rows"], preds)
     return out
-
-
-def _part_order(part: str) -> tuple[int, int]:
-    return (0, int(part[4:])) if part.startswith("fold") and part[4:].isdigit() else (1, 0)
 
 
 def save_members(folder: Path, members: dict[str, tuple[str, ForecastModel]], scaler) -> None:

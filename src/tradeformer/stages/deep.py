@@ -56,10 +56,16 @@ def fit_member(
 
 
 def fit_fold_models(
-    cfg: ExperimentConfig, u: Universe, fold: Fold, *, out_dir: Path, progress: bool = True
+    cfg: ExperimentConfig,
+    u: Universe,
+    fold: Fold,
+    *,
+    out_dir: Path,
+    progress: bool = True,
+    log_level: int = logging.INFO,
 ) -> tuple[Members, Scaler, dict]:
     """Every member on one fold's training rows: the members, the train-slice scaler and
-    their validation predictions."""
+    their validation predictions (each member's summary logged at `log_level`)."""
     tr = u.rows_between(fold.train_start, fold.train_end)
     va = u.rows_between(fold.val_start, fold.val_end)
     norm = cfg.normalization
@@ -80,7 +86,8 @@ def fit_fold_models(
         )
         preds[name] = predict(model, u, va, cfg.training.lookback, scaler)
         members[name] = (cfg.member_kind(name), model)
-        log.info(
+        log.log(
+            log_level,
             "fold %d %s: %s train / %s val samples, %d epochs, best val loss %.4f, "
             "best val rank IC %.4f",
             fold.index,
