@@ -4,6 +4,7 @@ deliberate error (`TradeformerError`) becomes a message and an exit code."""
 from __future__ import annotations
 
 import logging
+import os
 from typing import Annotated
 
 import typer
@@ -63,7 +64,10 @@ class ConsoleHandler(logging.Handler):
 
 
 def setup_logging(level: int = logging.INFO) -> None:
-    """The library's log lines (`logging.getLogger(__name__)`) on the console, once."""
+    """The library's log lines (`logging.getLogger(__name__)`) on the console, once; under
+    torchrun only rank 0 logs below warnings."""
+    if int(os.environ.get("RANK", "0")) > 0:
+        level = max(level, logging.WARNING)
     for h in list(log.handlers):
         log.removeHandler(h)
     handler = ConsoleHandler()

@@ -17,6 +17,7 @@ from tradeformer.dataset.universe import Scaler, Universe
 from tradeformer.models import build_model
 from tradeformer.stages.artifacts import FINAL, PREDICTIONS, save_members, save_predictions
 from tradeformer.stages.context import RunContext
+from tradeformer.training.distributed import is_main
 from tradeformer.training.frames import oof_frame
 from tradeformer.training.metrics import direction_metrics
 from tradeformer.training.trainer import predict, predict_models, train_model
@@ -123,6 +124,8 @@ def run(ctx: RunContext) -> None:
         va = u.rows_between(fold.val_start, fold.val_end)
         parts[f"fold{fold.index}"] = (va, preds)
         oof_parts.append((fold.index, va, preds))
+    if not is_main():  # in a process group, rank 0 writes the stage's artefacts
+        return
     test_rows = u.rows_between(calendar.test_start, calendar.test_end, labeled=False)
     models = [m for _, m in members.values()]
     outs = predict_models(models, u, test_rows, cfg.training.lookback, scaler)

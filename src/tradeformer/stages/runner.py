@@ -9,6 +9,7 @@ from collections.abc import Callable
 from tradeformer.errors import ConfigError
 from tradeformer.stages import bundle, data, deep, evaluate, report, veto
 from tradeformer.stages.context import RunContext
+from tradeformer.training.distributed import barrier, rank_and_world
 
 log = logging.getLogger(__name__)
 STAGES: dict[str, Callable[[RunContext], None]] = {
@@ -20,6 +21,7 @@ STAGES: dict[str, Callable[[RunContext], None]] = {
     "report": report.run,
 }
 TRAINING_STAGES = ("data", "deep", "veto", "bundle")
+ALL_RANKS = ("deep",)  # under torchrun every process trains; the other stages run on rank 0
 
 
 def parse_stages(text: str) -> tuple[str, ...]:
@@ -37,11 +39,15 @@ def parse_stages(text: str) -> tuple[str, ...]:
 
 
 def run_stages(ctx: RunContext, stages: tuple[str, ...]) -> dict[str, float]:
-    """Run `stages` in pipeline order; returns each stage's seconds."""
+    """Run `stages` in pipeline order; returns each stage's seconds. In a process group, a
+    stage not in ALL_RANKS runs on rank 0 while the others wait for it."""
+    rank, world = rank_and_world()
     seconds = {}
     for name in (s for s in STAGES if s in stages):
         t0 = time.perf_counter()
         log.info("stage %s", name)
-        STAGES[name](ctx)
+        if world == 1 or name in ALL_RANKS or rank == 0:
+            STAGES[name](ctx)
+        barrier()
         seconds[name] = time.perf_counter() - t0
     return seconds

@@ -15,6 +15,7 @@ from tradeformer.dataset.prepare import LabelHook
 from tradeformer.errors import ConfigError
 from tradeformer.models.registry import model_spec
 from tradeformer.stages import TRAINING_STAGES, RunContext, run_stages
+from tradeformer.training.distributed import barrier, broadcast, init_from_env
 
 
 def check_members(cfg: ExperimentConfig) -> None:
@@ -45,19 +46,22 @@ def run_training(
     """Run the selected stages; returns the run's summary (paths, metrics, seconds)."""
     t_start = time.perf_counter()
     check_members(cfg)
-    run_dir = Path(run_dir) if run_dir is not None else new_run_dir(cfg)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(
-        yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
-    )
+    rank, _ = init_from_env()  # under torchrun: join the process group
+    run_dir = broadcast(Path(run_dir) if run_dir is not None else new_run_dir(cfg))
+    if rank == 0:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        config = yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)  # members in order
+        (run_dir / "config.yaml").write_text(config)
+    barrier()
     if cfg.training.num_threads:  # CPU float reductions depend on the thread count: fix it
         torch.set_num_threads(cfg.training.num_threads)
     ctx = RunContext(cfg, run_dir, progress=progress, label_hook=label_hook)
     seconds = run_stages(ctx, stages)
     path = run_dir / "summary.json"
-    summary = json.loads(path.read_text()) if "bundle" in stages else {"run_dir": str(run_dir)}
+    if rank != 0 or "bundle" not in stages:
+        return {"run_dir": str(run_dir), "stage_seconds": seconds}
+    summary = json.loads(path.read_text())
     summary["seconds"] = time.perf_counter() - t_start
     summary["stage_seconds"] = seconds
-    if "bundle" in stages:
-        path.write_text(json.dumps(summary, indent=2, default=float))
+    path.write_text(json.dumps(summary, indent=2, default=float))
     return summary

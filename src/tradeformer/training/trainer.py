@@ -37,6 +37,7 @@ from tradeformer.dataset.cross_section import date_codes
 from tradeformer.dataset.universe import Scaler, Universe, make_batch
 from tradeformer.evaluation.metrics import DateGroups, per_date_rank_ic
 from tradeformer.models.losses import per_group_correlation
+from tradeformer.training.distributed import rank_and_world, shard_batches
 
 
 def pick_device(name: str) -> str:
@@ -56,12 +57,6 @@ def _autocast(device: str, precision: str):
     if dtype is None:
         return torch.autocast("cpu", enabled=False)
     return torch.autocast("cuda", dtype=dtype)
-
-
-def _dist() -> tuple[int, int]:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
 
 
 def _subsample(rows: np.ndarray, cap: int | None, rng: np.random.Generator) -> np.ndarray:
@@ -212,19 +207,19 @@ def train_model(
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     torch.manual_seed(seed)
-    rank, world = _dist()
+    rank, world = rank_and_world()
 
     scale = np.nanstd(u.y_ret[train_rows], axis=0)
     model.set_return_scale(scale.tolist())
     model.to(device)
     net = model
-    if world > 1:  # pragma: no cover - multi-process only
+    if world > 1:  # gradients averaged across ranks in backward (tests/training/test_ddp.py)
         net = nn.parallel.DistributedDataParallel(model)
 
     codes = date_codes(u.timestamps)
     per_epoch = min(len(train_rows), cfg.max_samples_per_epoch or len(train_rows))
-    n_batches = len(epoch_batches(train_rows, codes, cfg, np.random.default_rng(0), per_epoch))
-    steps_per_epoch = max(1, math.ceil(n_batches / world))
+    first = epoch_batches(train_rows, codes, cfg, np.random.default_rng(0), per_epoch)
+    steps_per_epoch = max(1, len(shard_batches(first, rank, world)))
     opt, sched, grad_scaler = _optimiser(model, cfg, device, steps_per_epoch)
     eval_rng = np.random.default_rng(seed + 1)  # rank IC needs whole dates: subsample dates
     if cfg.batching == "dates" or cfg.select_on == "rank_ic":
@@ -243,8 +238,9 @@ def train_model(
             # same batches and dropout masks as an uninterrupted one
             rng = np.random.default_rng([seed, epoch])
             torch.manual_seed(seed + epoch)
-            batches = epoch_batches(train_rows, codes, cfg, rng, per_epoch)[rank::world]
-            batches += [train_rows[:0]] * (steps_per_epoch - len(batches))  # equal ranks
+            batches = shard_batches(
+                epoch_batches(train_rows, codes, cfg, rng, per_epoch), rank, world
+            )
             task = bar.add_task(f"{label} epoch {epoch + 1}/{cfg.epochs}", total=steps_per_epoch)
             train_loss, wait_share = step.epoch(
                 Prefetcher(lambda r: _batch(u, r, cfg, scaler, codes, device), batches),
