@@ -79,6 +79,9 @@ class EmbeddingConfig(_Strict):
     tokenizer_id: str | None = None
     local_steps: int = 1500
     batch_size: int = 512
+    # how the universe's (N, E) embedding is stored: a memory map under the cache, float32 or
+    # float16 (half the disk and page cache; the accuracy cost is measured in docs/scale.md)
+    storage: Literal["float32", "float16"] = "float32"
 
 
 class CalendarConfig(_Strict):

@@ -20,7 +20,8 @@ from tradeformer.training.pipeline import run_training
 def test_killed_training_resumes_to_the_uninterrupted_result(tiny_source, tmp_path):
     cfg = tiny_config(tiny_source, tmp_path, training={"epochs": 3})
     ref = run_training(cfg, run_dir=tmp_path / "ref", progress=False)
-    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    dumped = yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)  # members in order
+    (tmp_path / "cfg.yaml").write_text(dumped)
     run = tmp_path / "killed"
     cmd = [sys.executable, "-m", "tradeformer.cli", "train", "--config", str(tmp_path / "cfg.yaml")]
     proc = subprocess.Popen(

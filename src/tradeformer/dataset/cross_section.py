@@ -30,18 +30,20 @@ def date_codes(timestamps: np.ndarray) -> np.ndarray:
     return pd.factorize(np.asarray(timestamps), sort=True)[0]
 
 
-def _by_date(x: np.ndarray, codes: np.ndarray, fn) -> np.ndarray:
-    """Apply `fn(groupby) -> (values, ...)` to (N,) or (N, K) `x` in column chunks."""
+def _by_date(x: np.ndarray, codes: np.ndarray, fn, out: np.ndarray | None = None) -> np.ndarray:
+    """Apply `fn(groupby) -> (values, ...)` to (N,) or (N, K) `x` in column chunks (each
+    column is independent), into `out` when given (any float dtype, e.g. a memory map)."""
     flat = x.ndim == 1
     x2 = x[:, None] if flat else x
-    out = np.empty(x2.shape, dtype="float64")
+    if out is None:
+        out = np.empty(x2.shape, dtype="float64")
     for a in range(0, x2.shape[1], _CHUNK):
         frame = pd.DataFrame(np.asarray(x2[:, a : a + _CHUNK], dtype="float64"))
         out[:, a : a + _CHUNK] = fn(frame, frame.groupby(codes, sort=False))
     return out[:, 0] if flat else out
 
 
-def cs_rank(x: np.ndarray, codes: np.ndarray) -> np.ndarray:
+def cs_rank(x: np.ndarray, codes: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Per-date average rank mapped to [-1, 1]: 2 (rank - 1/2) / n - 1 over the n finite
     values of the date (symmetric; a date with one name gives 0); NaN stays NaN."""
 
@@ -51,10 +53,10 @@ def cs_rank(x: np.ndarray, codes: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
             return 2.0 * (r - 0.5) / n - 1.0
 
-    return _by_date(x, codes, fn)
+    return _by_date(x, codes, fn, out)
 
 
-def cs_zscore(x: np.ndarray, codes: np.ndarray) -> np.ndarray:
+def cs_zscore(x: np.ndarray, codes: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """(x - date mean) / date std (population); 0 where a date's values are all equal."""
 
     def fn(frame, g):
@@ -64,7 +66,7 @@ def cs_zscore(x: np.ndarray, codes: np.ndarray) -> np.ndarray:
             z = (frame.to_numpy() - mean) / std
         return np.where(std > 0, z, np.where(np.isnan(frame.to_numpy()), np.nan, 0.0))
 
-    return _by_date(x, codes, fn)
+    return _by_date(x, codes, fn, out)
 
 
 def _std(frame: pd.DataFrame, g) -> np.ndarray:
@@ -96,6 +98,16 @@ def normalize(x: np.ndarray, codes: np.ndarray, how: str) -> np.ndarray:
         return cs_rank(x, codes).astype("float32")
     if how == "cs_zscore":
         return cs_zscore(x, codes).astype("float32")
+    raise ValueError(f"unknown cross-sectional normalisation {how!r}")
+
+
+def normalize_into(x: np.ndarray, codes: np.ndarray, how: str, out: np.ndarray) -> np.ndarray:
+    """`normalize` written column chunk by chunk into `out` (the (N, 512) embedding: no
+    full-width float64 copy; `out` may be a memory map of the cache)."""
+    if how == "cs_rank":
+        return cs_rank(x, codes, out=out)
+    if how == "cs_zscore":
+        return cs_zscore(x, codes, out=out)
     raise ValueError(f"unknown cross-sectional normalisation {how!r}")
 
 
@@ -162,6 +174,21 @@ def cross_sectional_target(
     raise ValueError(f"unknown target kind {kind!r}")
 
 
+def _normalized_embedding(u: Universe, codes: np.ndarray, how: str) -> np.ndarray:
+    """The whole embedding normalised per date, column chunk by chunk: a memory map in the
+    universe's array store when it has one (training), else an array."""
+
+    def fill(out: np.ndarray) -> None:
+        normalize_into(u.embedding, codes, how, out)
+
+    store = u.meta.get("arrays")
+    if store is None:
+        out = np.empty(u.embedding.shape, "float32")
+        fill(out)
+        return out
+    return store.array(f"embedding_{how}", u.embedding.shape, u.embedding.dtype, fill)
+
+
 def apply_cross_section(
     u: Universe,
     target: TargetConfig,
@@ -180,9 +207,12 @@ def apply_cross_section(
         names += list(MARKET_COLUMNS)
     embedding = u.embedding
     if norm.embedding != "none" and embedding.shape[1]:
-        embedding = embedding.copy()
-        rows = np.arange(len(embedding)) if embedding_rows is None else embedding_rows
-        embedding[rows] = normalize(embedding[rows], codes[rows], norm.embedding)
+        if embedding_rows is None:  # every row (training): chunked, into the universe's store
+            embedding = _normalized_embedding(u, codes, norm.embedding)
+        else:  # serving: the rows that hold an embedding
+            embedding = embedding.copy()
+            rows = embedding_rows
+            embedding[rows] = normalize(embedding[rows], codes[rows], norm.embedding)
     out = replace(
         u,
         context=np.ascontiguousarray(context, dtype="float32"),

@@ -21,6 +21,7 @@ from tradeformer.config import ExperimentConfig
 from tradeformer.data import BarStore, sample_path
 from tradeformer.data.schema import TIMESTAMP, Timeframe
 from tradeformer.data.sources import resolve_store
+from tradeformer.dataset.arrays import ArrayStore
 from tradeformer.dataset.calendar import Calendar, make_calendar
 from tradeformer.dataset.cross_section import apply_cross_section
 from tradeformer.dataset.table import write_table
@@ -122,6 +123,12 @@ def _embeddings(
     return Path(em["path"]), info, local
 
 
+def _array_store(cfg: ExperimentConfig, data_fp: str, emb_info: dict, symbols) -> ArrayStore:
+    """Where this universe's memory-mapped arrays live: one folder per content key."""
+    key = stable_hash([data_fp, emb_info.get("key"), list(symbols), cfg.embedding.storage])
+    return ArrayStore(Path(cfg.cache_dir) / "universe" / key)
+
+
 def _finish_universe(cfg, u: Universe, calendar: Calendar, label_hook) -> Universe:
     """The label hook (tests) and the configured cross-sectional transforms."""
     if label_hook is not None:
@@ -155,10 +162,20 @@ def prepare_data(
     fdir = Path(cfg.cache_dir) / "features" / stable_hash([str(store.root), feat_cfg.fingerprint()])
     fman = build_features(store.root, fdir, feat_cfg, symbols=symbols, progress=progress)
     emb_dir, emb_info, local_dir = _embeddings(cfg, store, tf, symbols, calendar, progress)
-    u = load_universe(
-        store.root, fdir, emb_dir, timeframe=tf, symbols=symbols, horizons=horizons, lookback=L
-    )
     data_fp = store.fingerprint(tf, symbols)
+    arrays = _array_store(cfg, data_fp, emb_info, symbols)
+    u = load_universe(
+        store.root,
+        fdir,
+        emb_dir,
+        timeframe=tf,
+        symbols=symbols,
+        horizons=horizons,
+        lookback=L,
+        arrays=arrays,
+        embedding_dtype=cfg.embedding.storage,
+    )
+    u.meta["arrays"] = arrays
     u = _finish_universe(cfg, u, calendar, label_hook)
     if cfg.write_dataset_table:
         key = stable_hash([data_fp, fman["config_fingerprint"], emb_info.get("key")])
@@ -198,6 +215,7 @@ def open_prepared(
         if d is not None and not d.exists():
             raise StageError(f"{run_dir}: cached {d} is gone; rerun the data stage")
     horizons = tuple(r["horizons"])
+    arrays = _array_store(cfg, r["data_fingerprint"], r["embedding"], r["symbols"])
     u = load_universe(
         store.root,
         Path(r["features_dir"]),
@@ -206,7 +224,10 @@ def open_prepared(
         symbols=r["symbols"],
         horizons=horizons,
         lookback=cfg.training.lookback,
+        arrays=arrays,
+        embedding_dtype=cfg.embedding.storage,
     )
+    u.meta["arrays"] = arrays
     calendar = Calendar.from_dict(r["calendar"])
     u = _finish_universe(cfg, u, calendar, label_hook)
     local = Path(r["local_model_dir"]) if r["local_model_dir"] else None

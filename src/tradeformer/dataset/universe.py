@@ -16,6 +16,7 @@ from safetensors.numpy import load_file, save_file
 
 from tradeformer.data.schema import TIMESTAMP, to_ns
 from tradeformer.data.store import BarStore
+from tradeformer.dataset.arrays import ArrayStore, finite_rows
 from tradeformer.features.columns import CLASSICAL_COLUMNS, WARMUP_BARS
 from tradeformer.features.foundation.cache import load_embeddings
 from tradeformer.features.pipeline import load_features
@@ -75,15 +76,40 @@ def load_universe(
     symbols: list[str],
     horizons: tuple[int, ...],
     lookback: int,
+    arrays: ArrayStore | None = None,
+    embedding_dtype: str = "float32",
 ) -> Universe:
-    """The universe of a store + feature build + embedding cache (training)."""
+    """The universe of a store + feature build + embedding cache (training). With `arrays`,
+    the embedding is one memory map there (filled symbol by symbol, written once per key),
+    else an array; either way no per-symbol copy is concatenated in RAM."""
     store = BarStore(store_dir)
-    parts = []
-    for s in symbols:
-        bars = store.read(s, timeframe)
-        emb = load_embeddings(embeddings_dir, s) if embeddings_dir is not None else None
-        parts.append((s, bars, load_features(features_dir, s), emb))
-    return build_universe(parts, horizons=horizons, lookback=lookback)
+    parts = [(s, store.read(s, timeframe), load_features(features_dir, s), None) for s in symbols]
+    lengths = [len(p[1]) for p in parts]
+    emb = _embedding_matrix(embeddings_dir, symbols, lengths, arrays, embedding_dtype)
+    return build_universe(parts, horizons=horizons, lookback=lookback, embedding=emb)
+
+
+def _embedding_matrix(folder, symbols, lengths, arrays, dtype) -> np.ndarray:
+    """(N, E) embeddings of `symbols` in order (E = 0 without an embedding cache)."""
+    if folder is None:
+        return np.zeros((sum(lengths), 0), dtype="float32")
+    first = load_embeddings(folder, symbols[0], mmap=True)
+    shape = (sum(lengths), first.shape[1])
+
+    def fill(out: np.ndarray) -> None:
+        start = 0
+        for s, n in zip(symbols, lengths, strict=True):
+            part = load_embeddings(folder, s, mmap=True)
+            if len(part) != n:
+                raise ValueError(f"{s}: {len(part)} embedded rows, {n} bars")
+            out[start : start + n] = part
+            start += n
+
+    if arrays is None:
+        out = np.empty(shape, dtype=dtype)
+        fill(out)
+        return out
+    return arrays.array("embedding", shape, dtype, fill)
 
 
 def build_universe(
@@ -91,9 +117,11 @@ def build_universe(
     *,
     horizons: tuple[int, ...],
     lookback: int,
+    embedding: np.ndarray | None = None,
 ) -> Universe:
     """Assemble (symbol, bars, feature table, embeddings or None) into one Universe; the same
-    code serves training and inference."""
+    code serves training and inference. `embedding`: the (N, E) matrix already assembled
+    (then the parts' own embeddings are ignored)."""
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("ts", "px", "ctx", "emb", "ret", "dir")}
     lengths = []
     for s, bars, table, emb in parts:
@@ -103,13 +131,16 @@ def build_universe(
         cols["ts"].append(to_ns(bars[TIMESTAMP]))
         cols["px"].append(bars[list(OHLCV)].to_numpy(dtype="float64"))
         cols["ctx"].append(table[list(CLASSICAL_COLUMNS)].to_numpy(dtype="float32"))
-        cols["emb"].append(
-            np.zeros((n, 0), dtype="float32") if emb is None else emb.astype("float32")
-        )
+        if embedding is None:
+            cols["emb"].append(
+                np.zeros((n, 0), dtype="float32") if emb is None else emb.astype("float32")
+            )
         cols["ret"].append(_labels(table, "ret", horizons, n))
         cols["dir"].append(_labels(table, "dir", horizons, n))
         lengths.append(n)
-    cat = {k: np.concatenate(v) for k, v in cols.items()}
+    cat = {k: np.concatenate(v) for k, v in cols.items() if v}
+    if embedding is not None:
+        cat["emb"] = embedding
     return assemble_universe(
         [p[0] for p in parts],
         np.asarray(lengths, dtype=np.int64),
@@ -144,12 +175,13 @@ def assemble_universe(
     (inference embeds only the last bar; the other rows are not scanned and not eligible)."""
     offsets = np.r_[0, np.cumsum(lengths)].astype(np.int64)
     context = context.astype("float32", copy=False)
-    embedding = embedding.astype("float32", copy=False)
+    if embedding.dtype not in (np.float32, np.float16):  # float16: a memory-mapped store
+        embedding = embedding.astype("float32")
     pos = np.arange(offsets[-1]) - np.repeat(offsets[:-1], lengths)
     eligible = pos >= WARMUP_BARS + lookback - 1
     eligible &= np.isfinite(context).all(axis=1)
     if has_embedding is None:
-        eligible &= np.isfinite(embedding).all(axis=1)
+        eligible &= finite_rows(embedding)
     else:  # only the flagged rows hold embeddings: check just those
         rows = np.flatnonzero(has_embedding)
         present = np.zeros(len(eligible), dtype=bool)
@@ -194,7 +226,7 @@ class Scaler:
         (robust) median / (IQR / 1.349), the std of a normal with the same IQR."""
         stats = _robust_stats if kind == "robust" else _standard_stats
         c_mean, c_std = stats(u.context[rows])
-        e_mean, e_std = stats(u.embedding[rows])
+        e_mean, e_std = _column_blocks(stats, u.embedding, rows)
         return cls(c_mean, c_std, e_mean, e_std, clip)
 
     def context(self, x: np.ndarray) -> np.ndarray:
@@ -220,6 +252,15 @@ class Scaler:
         t = load_file(str(path))
         clip = float(t["clip"][0]) if "clip" in t else 10.0
         return cls(t["ctx_mean"], t["ctx_std"], t["emb_mean"], t["emb_std"], clip)
+
+
+def _column_blocks(stats, x: np.ndarray, rows: np.ndarray, block: int = 32):
+    """`stats(x[rows])` computed `block` columns at a time (each column's statistics depend
+    on that column alone): a (rows, 32) copy at a time instead of the (rows, 512) one."""
+    if x.shape[1] <= block:
+        return stats(x[rows])
+    parts = [stats(x[rows, a : a + block]) for a in range(0, x.shape[1], block)]
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(2))
 
 
 def _standard_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -39,7 +39,8 @@ def save_predictions(path: Path, parts: dict[str, tuple[np.ndarray, Predictions]
         for member, outputs in preds.items():
             for key, value in outputs.items():
                 arrays[f"{part}.{member}.{key}"] = np.ascontiguousarray(value)
-    meta = {"parts": json.dumps(list(parts)), "members": json.dumps(members)}
+    # one metadata entry: the header's map of entries has no fixed order (bytes would vary)
+    meta = {"layout": json.dumps({"parts": list(parts), "members": members})}
     _atomic(path, lambda tmp: save_file(arrays, str(tmp), metadata=meta))
 
 
@@ -47,12 +48,12 @@ def load_predictions(path: Path) -> dict[str, tuple[np.ndarray, Predictions]]:
     """`save_predictions`'s parts, in their order, each member in ensemble order (the file
     stores arrays by sorted name; the order is in its metadata)."""
     with safe_open(str(path), framework="numpy") as f:
-        meta = f.metadata()
+        layout = json.loads(f.metadata()["layout"])
     arrays = load_file(str(path))
     out: dict[str, tuple[np.ndarray, Predictions]] = {}
-    for part in json.loads(meta["parts"]):
+    for part in layout["parts"]:
         preds: Predictions = {}
-        for member in json.loads(meta["members"]):
+        for member in layout["members"]:
             keys = [k for k in arrays if k.startswith(f"{part}.{member}.")]
             preds[member] = {k.split(".")[2]: arrays[k] for k in keys}
         out[part] = (arrays[f"{part}.rows"], preds)

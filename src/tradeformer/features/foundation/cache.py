@@ -248,10 +248,11 @@ def build_embeddings(
     return manifest
 
 
-def load_embeddings(folder: str | Path, symbol: str) -> np.ndarray:
-    """One symbol's (n_bars, dim) embeddings from a backend folder built above."""
+def load_embeddings(folder: str | Path, symbol: str, mmap: bool = False) -> np.ndarray:
+    """One symbol's (n_bars, dim) embeddings from a backend folder built above (`mmap`: a
+    read-only memory map instead of a copy)."""
     folder = Path(folder)
     m = json.loads((folder / MANIFEST).read_text())
     if symbol not in m["symbols"]:
         raise NotFoundError(f"{symbol!r} not embedded in {folder}")
-    return np.load(folder / m["symbols"][symbol]["file"])
+    return np.load(folder / m["symbols"][symbol]["file"], mmap_mode="r" if mmap else None)

@@ -1,0 +1,46 @@
+"""Memory-mapped arrays of a universe under the cache (the (N, 512) embedding and its
+cross-sectional normalisation): written once per content key, then opened read-only, so no
+stage holds them in RAM and the OS pages in only the rows a batch gathers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.lib.format import open_memmap
+
+
+@dataclass(frozen=True)
+class ArrayStore:
+    folder: Path
+
+    def array(
+        self, name: str, shape: tuple[int, ...], dtype, fill: Callable[[np.ndarray], None]
+    ) -> np.ndarray:
+        """The array `name`: opened if a previous run wrote it, else written by `fill(out)`
+        into a temporary file that is renamed into place (a killed write leaves none)."""
+        path = self.folder / f"{name}.npy"
+        if path.exists():
+            mm = np.load(path, mmap_mode="r")
+            if mm.shape == tuple(shape) and mm.dtype == np.dtype(dtype):
+                return mm
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{name}.{os.getpid()}.tmp.npy")
+        out = open_memmap(tmp, mode="w+", dtype=dtype, shape=tuple(shape))
+        fill(out)
+        out.flush()
+        del out
+        os.replace(tmp, path)
+        return np.load(path, mmap_mode="r")
+
+
+def finite_rows(x: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
+    """(N,) True where every value of the row is finite, `chunk` rows at a time (no (N, K)
+    temporary: the embedding may be a memory map)."""
+    out = np.empty(len(x), dtype=bool)
+    for a in range(0, len(x), chunk):
+        out[a : a + chunk] = np.isfinite(x[a : a + chunk]).all(axis=1)
+    return out
