@@ -23,6 +23,7 @@ from safetensors.numpy import load_file
 
 from tradeformer.errors import StageError
 from tradeformer.evaluation.summary import (
+    SPEC_MEMBERS,
     backtest_table,
     cross_section_table,
     ensemble_table,
@@ -310,7 +311,7 @@ def plot_ablations(ab: pd.DataFrame, path: Path) -> Path:
 
 def _members(ev: dict) -> dict[str, str]:
     """{member: display title} of the evaluated run (runs before the registry: the spec pair)."""
-    return ev.get("members") or {"timeformer": "TimeFormer-XL", "tft": "TFT-XL"}
+    return ev.get("members") or SPEC_MEMBERS
 
 
 def _member_figures(ev: dict, ev_dir: Path, out: Path) -> list[tuple[str, Path]]:

@@ -139,8 +139,6 @@ STRATEGIES = {
     "ensemble+veto": "Ensemble + veto",
     "ensemble": "Ensemble, no veto",
     "ensemble_xs": "Ensemble, top/bottom decile per date",
-    "timeformer": "TimeFormer-XL alone",
-    "tft": "TFT-XL alone",
     "classical_lgbm": "LightGBM (classical)",
     "classical_lgbm_xs": "LightGBM, cross-sectional label, deciles",
     "sma_crossover": "SMA 20/50",
@@ -164,7 +162,7 @@ def backtest_table(ev: dict) -> tuple[list[str], list[list[str]]]:
         "Turnover / yr",
     ]
     rows = []
-    members = {m: f"{t} alone" for m, t in ev.get("members", {}).items()}
+    members = {m: f"{t} alone" for m, t in (ev.get("members") or SPEC_MEMBERS).items()}
     for variant, block in ev["backtests"].items():
         for key, st in block.items():
             rows.append(
