@@ -4,6 +4,7 @@ stage holds them in RAM and the OS pages in only the rows a batch gathers."""
 
 from __future__ import annotations
 
+import mmap
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,10 +38,21 @@ class ArrayStore:
         return np.load(path, mmap_mode="r")
 
 
+def release(x: np.ndarray) -> None:
+    """After a pass over a memory map: drop its pages from this process's resident set (they
+    stay in the OS page cache and are read back on the next access). A no-op for arrays."""
+    m = getattr(x, "_mmap", None)
+    if m is None and isinstance(getattr(x, "base", None), np.memmap):
+        m = getattr(x.base, "_mmap", None)
+    if m is not None and hasattr(mmap, "MADV_DONTNEED"):
+        m.madvise(mmap.MADV_DONTNEED)
+
+
 def finite_rows(x: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
     """(N,) True where every value of the row is finite, `chunk` rows at a time (no (N, K)
     temporary: the embedding may be a memory map)."""
     out = np.empty(len(x), dtype=bool)
     for a in range(0, len(x), chunk):
         out[a : a + chunk] = np.isfinite(x[a : a + chunk]).all(axis=1)
+    release(x)
     return out

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from tradeformer.config import NormalizationConfig, TargetConfig
+from tradeformer.dataset.arrays import release
 from tradeformer.dataset.universe import Universe
 
 MARKET_COLUMNS = ("mkt_ret_1", "mkt_ret_5", "mkt_ret_20", "mkt_dispersion_5", "mkt_vol_20")
@@ -180,6 +181,7 @@ def _normalized_embedding(u: Universe, codes: np.ndarray, how: str) -> np.ndarra
 
     def fill(out: np.ndarray) -> None:
         normalize_into(u.embedding, codes, how, out)
+        release(u.embedding)
 
     store = u.meta.get("arrays")
     if store is None:

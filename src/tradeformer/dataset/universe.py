@@ -16,7 +16,7 @@ from safetensors.numpy import load_file, save_file
 
 from tradeformer.data.schema import TIMESTAMP, to_ns
 from tradeformer.data.store import BarStore
-from tradeformer.dataset.arrays import ArrayStore, finite_rows
+from tradeformer.dataset.arrays import ArrayStore, finite_rows, release
 from tradeformer.features.columns import CLASSICAL_COLUMNS, WARMUP_BARS
 from tradeformer.features.foundation.cache import load_embeddings
 from tradeformer.features.pipeline import load_features
@@ -227,6 +227,7 @@ class Scaler:
         stats = _robust_stats if kind == "robust" else _standard_stats
         c_mean, c_std = stats(u.context[rows])
         e_mean, e_std = _column_blocks(stats, u.embedding, rows)
+        release(u.embedding)  # a full pass over the training rows: keep none of it resident
         return cls(c_mean, c_std, e_mean, e_std, clip)
 
     def context(self, x: np.ndarray) -> np.ndarray:

@@ -33,6 +33,7 @@ from rich.progress import Progress
 from torch import nn
 
 from tradeformer.config import TrainingConfig
+from tradeformer.dataset.arrays import release
 from tradeformer.dataset.cross_section import date_codes
 from tradeformer.dataset.universe import Scaler, Universe, make_batch
 from tradeformer.evaluation.metrics import DateGroups, per_date_rank_ic
@@ -456,4 +457,5 @@ def predict_models(
             q = out.quantiles
             rng_ = (q[..., -1] - q[..., 0]) if q is not None else out.uncertainty * 2.5631
             acc["q_range"].append(rng_.float().cpu().numpy())
+    release(u.embedding)  # the rows' pages of a memory-mapped embedding: not kept resident
     return [{k: np.concatenate(v) if v else np.zeros((0,)) for k, v in acc.items()} for acc in accs]
