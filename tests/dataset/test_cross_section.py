@@ -8,6 +8,8 @@ the bars after t + h are altered; both when a symbol whose first bar comes after
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +17,7 @@ from scipy.stats import rankdata
 
 from tradeformer.config import NormalizationConfig, TargetConfig
 from tradeformer.data import load_sample
+from tradeformer.dataset.arrays import ArrayStore
 from tradeformer.dataset.cross_section import (
     MARKET_COLUMNS,
     above_date_median,
@@ -96,7 +99,8 @@ def sample_bars() -> dict[str, pd.DataFrame]:
     }
 
 
-def _universe(bars: dict[str, pd.DataFrame]):
+def _universe(bars: dict[str, pd.DataFrame], arrays: Path | None = None):
+    """`arrays`: normalise the embedding into a memory map there (the training path)."""
     parts = []
     for s, b in bars.items():
         b = b.reset_index(drop=True)
@@ -107,6 +111,8 @@ def _universe(bars: dict[str, pd.DataFrame]):
         emb = np.stack([r, pd.Series(r).rolling(5).mean(), r * r], axis=1).astype("float32")
         parts.append((s, b, table, emb))
     u = build_universe(parts, horizons=H, lookback=20)
+    if arrays is not None:
+        u.meta["arrays"] = ArrayStore(arrays)
     return apply_cross_section(u, TARGET, NORM)
 
 
@@ -137,8 +143,14 @@ def _perturb_after(bars: dict[str, pd.DataFrame], t, seed=0) -> dict[str, pd.Dat
 
 
 @pytest.mark.parametrize("t", ["2010-06-30", "2011-11-15"])
-def test_inputs_at_t_ignore_every_bar_after_t(sample_bars, t):
-    base, moved = _universe(sample_bars), _universe(_perturb_after(sample_bars, t))
+@pytest.mark.parametrize("mapped", [False, True], ids=["in_ram", "memory_map"])
+def test_inputs_at_t_ignore_every_bar_after_t(sample_bars, t, mapped, tmp_path):
+    store = (lambda name: tmp_path / name) if mapped else (lambda name: None)
+    base = _universe(sample_bars, store("base"))
+    moved = _universe(_perturb_after(sample_bars, t), store("moved"))
+    if mapped:  # the memory-mapped store holds exactly the in-RAM normalisation
+        assert isinstance(base.embedding, np.memmap)
+        np.testing.assert_array_equal(base.embedding, _universe(sample_bars).embedding)
     assert base.context.shape[1] == 29 + len(MARKET_COLUMNS)
     ra, rb = _rows_at_or_before(base, t), _rows_at_or_before(moved, t)
     sa, sb = window_summaries(base)[0], window_summaries(moved)[0]

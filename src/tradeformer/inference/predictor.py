@@ -32,6 +32,7 @@ from tradeformer.features.pipeline import FeatureConfig, intraday_timeframe
 from tradeformer.features.windows import OHLCV
 from tradeformer.training.columns import prediction_column
 from tradeformer.training.ensemble import decision_columns, member_outputs
+from tradeformer.training.frames import FRAME_OUTPUTS
 from tradeformer.training.trainer import predict_models
 from tradeformer.training.veto import veto_features
 
@@ -44,7 +45,7 @@ def member_columns(
     out: dict[str, np.ndarray] = {}
     for name, p in preds.items():
         for j, h in enumerate(horizons):
-            for key, quantity in (("ret", "ret"), ("dir_prob", "prob"), ("uncertainty", "std")):
+            for key, quantity in FRAME_OUTPUTS:
                 out[prediction_column(name, quantity, h)] = p[key][:, j]
         for d in diagnostics[name]:
             v = p[d]
