@@ -24,7 +24,7 @@ def evaluate_and_report(
     options = {"ablations": ablations, "cost_bps": cost_bps, "n_boot": n_boot}
     ctx = RunContext(load_run_config(run_dir), run_dir, progress=False, options=options)
     run_stages(ctx, ("evaluate", "report"))
-    return ctx.options["evaluation"], ctx.options["report"]
+    return ctx.results["evaluation"], ctx.results["report"]
 
 
 @app.command("evaluate")

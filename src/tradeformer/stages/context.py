@@ -16,6 +16,7 @@ class RunContext:
     progress: bool = True
     label_hook: LabelHook | None = None
     options: dict = field(default_factory=dict)  # stage options (evaluate: ablations, costs)
+    results: dict = field(default_factory=dict)  # what a stage returns (evaluation, report)
     _data: PreparedData | None = None
 
     @property

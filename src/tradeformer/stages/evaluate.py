@@ -10,7 +10,7 @@ def run(ctx: RunContext) -> None:
     from tradeformer.evaluation import evaluate_run
 
     opts = ctx.options
-    ctx.options["evaluation"] = evaluate_run(
+    ctx.results["evaluation"] = evaluate_run(
         ctx.run_dir,
         ablations=tuple(opts.get("ablations", ())),
         cost_bps=float(opts.get("cost_bps", 5.0)),

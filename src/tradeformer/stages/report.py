@@ -8,4 +8,4 @@ from tradeformer.stages.context import RunContext
 def run(ctx: RunContext) -> None:
     from tradeformer.evaluation.report import render_report
 
-    ctx.options["report"] = render_report(ctx.run_dir)
+    ctx.results["report"] = render_report(ctx.run_dir)
