@@ -175,3 +175,13 @@ CROSS_SECTIONAL = {
     "ensemble": {"combine": "ranks"},
     "veto": {"coverage": 0.3},
 }
+
+
+@pytest.fixture(scope="session")
+def dask_engine():
+    """One Dask LocalCluster of 2 single-threaded worker processes for the whole session."""
+    from tradeformer.execution import DaskEngine
+
+    engine = DaskEngine(workers=2)
+    yield engine
+    engine.close()

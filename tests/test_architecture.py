@@ -4,6 +4,8 @@ function shorter than a screen (80 lines), no command module doing library work.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import tradeformer
@@ -70,6 +72,10 @@ def test_config_is_a_leaf():
         and node.module.startswith("tradeformer")
     }
     assert top <= {"tradeformer.errors"} and not deps
+    # nor does building its classes import anything (a default built at import time would)
+    code = "import sys, tradeformer.config; print(sorted(m for m in sys.modules if 'tradef' in m))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(["tradeformer", "tradeformer.config", "tradeformer.errors"])
 
 
 def test_functions_fit_on_a_screen():

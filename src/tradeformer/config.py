@@ -216,6 +216,23 @@ class NormalizationConfig(_Strict):
         return self.context != "none" or self.embedding != "none" or self.market_context
 
 
+class ExecutionConfig(_Strict):
+    """Where the per-symbol stages run (import/validate, features, embeddings, the 541-D
+    table, batch prediction's features): `process` is a local process pool (no extra
+    dependency); `dask` a `dask.distributed` cluster at `address`, or a LocalCluster of
+    `workers` processes when no address is given (`pip install tradeformer[dask]`)."""
+
+    engine: Literal["process", "dask"] = "process"
+    address: str | None = None  # e.g. tcp://scheduler:8786 (dask only)
+    workers: int | None = Field(default=None, ge=1)  # default: every local core
+
+    @model_validator(mode="after")
+    def _address_needs_dask(self) -> ExecutionConfig:
+        if self.address and self.engine != "dask":
+            raise ValueError("execution.address is a Dask scheduler: set execution.engine: dask")
+        return self
+
+
 class ExperimentConfig(_Strict):
     name: str
     seed: int = 0
@@ -223,7 +240,7 @@ class ExperimentConfig(_Strict):
     cache_dir: str = ".tradeformer_cache"
     write_dataset_table: bool = True
     data: DataConfig = DataConfig()
-    features: FeatureConfig = FeatureConfig()
+    features: FeatureConfig = Field(default_factory=FeatureConfig)  # no import-time defaults
     embedding: EmbeddingConfig = EmbeddingConfig()
     calendar: CalendarConfig
     target: TargetConfig = TargetConfig()
@@ -235,6 +252,7 @@ class ExperimentConfig(_Strict):
     training: TrainingConfig = TrainingConfig()
     veto: VetoConfig = VetoConfig()
     ensemble: EnsembleConfig = EnsembleConfig()
+    execution: ExecutionConfig = ExecutionConfig()
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentConfig:

@@ -135,3 +135,28 @@ def test_errors_map_to_exit_codes_and_bugs_crash_loudly(monkeypatch, tmp_path):
     res = runner.invoke(app, ["data", "validate", str(tmp_path)])
     assert isinstance(res.exception, RuntimeError) and res.exit_code == 1
     assert "tradeformer crashed (a bug" in res.output
+
+
+def test_scheduler_option_runs_import_and_features_on_dask(shared_data, tmp_path):
+    folder = tmp_path / "bars"
+    folder.mkdir()
+    for sym in ("AAPL", "KO", "XOM"):
+        d = pd.read_parquet(shared_data / "daily" / f"{sym}.parquet")
+        d[d["timestamp"] >= "2018-01-01"].to_parquet(folder / f"{sym}.parquet", index=False)
+    bad = ["data", "import", str(folder), "--out", str(tmp_path / "x"), "--scheduler", "nope"]
+    res = runner.invoke(app, bad)
+    assert res.exit_code == 2 and "tcp://host:port or 'local'" in res.output
+    stores = {}
+    for name, extra in (("pool", []), ("dask", ["--scheduler", "local"])):
+        out = tmp_path / name
+        res = runner.invoke(app, ["data", "import", str(folder), "--out", str(out), *extra])
+        assert res.exit_code == 0, res.output
+        feats = tmp_path / f"features-{name}"
+        args = ["features", "build", "--data", str(out), "--out", str(feats), *extra]
+        res = runner.invoke(app, args)
+        assert res.exit_code == 0, res.output
+        stores[name] = (out, feats)
+    for sym in ("AAPL", "KO", "XOM"):
+        for k, sub in ((0, "1D"), (0, "1W"), (1, "1D")):
+            a, b = (stores[n][k] / sub / f"{sym}.parquet" for n in ("pool", "dask"))
+            pd.testing.assert_frame_equal(pd.read_parquet(a), pd.read_parquet(b), check_exact=True)

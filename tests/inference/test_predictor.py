@@ -154,7 +154,7 @@ def test_serving_features_equal_training_features_with_intraday(trained, shared_
         if hourly.exists():
             intraday[sym] = (pd.read_parquet(hourly), "1H")
     assert intraday, "the shared data should hold hourly bars for these symbols"
-    ctx, px, ts = pred._features(bars, dict.fromkeys(bars, "1D"), intraday)
+    ctx, px, ts = pred._features(list(bars), bars, dict.fromkeys(bars, "1D"), intraday)
     for s, (sym, b) in enumerate(bars.items()):
         fine, fine_tf = intraday.get(sym, (None, None))
         table, info = classical_features(
@@ -186,3 +186,16 @@ def test_store_caches_stay_within_their_bounds(trained):
         pd.testing.assert_frame_equal(pred.predict_store(store), first)
     finally:
         pred.cache_limit, pred.cache_bytes = limit, max_bytes
+
+
+def test_batch_features_on_a_dask_cluster_give_the_same_predictions(trained, dask_engine):
+    _, pred, store = trained
+    pred.clear_cache()
+    here = pred.predict_store(store)
+    pred.clear_cache()
+    pred.engine = dask_engine  # the symbols' features split into chunks over 2 workers
+    try:
+        there = pred.predict_store(store)
+    finally:
+        pred.engine = None
+    pd.testing.assert_frame_equal(here, there, check_exact=True)

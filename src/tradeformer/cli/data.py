@@ -12,8 +12,17 @@ from rich.table import Table
 
 from tradeformer.cli.app import data_app
 from tradeformer.cli.console import console
-from tradeformer.cli.options import AsOfOpt, MinBarsOpt, PolicyOpt, TzOpt, check_policy
+from tradeformer.cli.options import (
+    AsOfOpt,
+    MinBarsOpt,
+    PolicyOpt,
+    SchedulerOpt,
+    TzOpt,
+    check_policy,
+    scheduler_execution,
+)
 from tradeformer.cli.output import print_report, summary_table
+from tradeformer.config import ExecutionConfig
 from tradeformer.data.loading import LoadedBars, load_bars
 from tradeformer.data.schema import Timeframe
 from tradeformer.data.sources import resolve_store, write_store
@@ -25,22 +34,34 @@ OutOpt = Annotated[Path, typer.Option("--out", help="Store directory (created if
 
 
 def load(
-    path: Path, policy: str, min_bars: int, adjust: bool, tz: str, as_of: str | None = None
+    path: Path,
+    policy: str,
+    min_bars: int,
+    adjust: bool,
+    tz: str,
+    as_of: str | None = None,
+    scheduler: str | None = None,
 ) -> LoadedBars:
+    """Bars read and validated here, or file by file on the --scheduler's Dask cluster."""
+    from tradeformer.execution import engine_scope
+
     check_policy(policy)
     try:
         stamp = pd.Timestamp(as_of) if as_of else None
     except ValueError:
         raise InputError(f"--as-of {as_of!r}: not a date or time") from None
-    return load_bars(
-        path,
-        policy=policy,
-        min_bars=min_bars,
-        adjust=adjust,
-        default_tz=tz,
-        progress=True,
-        as_of=stamp,
-    )
+    execution = scheduler_execution(scheduler)
+    with engine_scope(execution or ExecutionConfig(workers=1)) as engine:
+        return load_bars(
+            path,
+            policy=policy,
+            min_bars=min_bars,
+            adjust=adjust,
+            default_tz=tz,
+            progress=True,
+            as_of=stamp,
+            engine=engine,
+        )
 
 
 def store_root(data: Path) -> Path:
@@ -96,9 +117,10 @@ def data_import(
     ] = "XNYS",
     tz: TzOpt = "America/New_York",
     as_of: AsOfOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Validate bars and write them (plus derived timeframes) into a Parquet store."""
-    loaded = load(path, policy, min_bars, adjust, tz, as_of)
+    loaded = load(path, policy, min_bars, adjust, tz, as_of, scheduler)
     print_report(loaded.report)
     store = write_store(loaded, out, source=str(path), derive=timeframes(derive), calendar=calendar)
     counts = store.summary().groupby("timeframe").size().to_dict()

@@ -11,7 +11,14 @@ from pydantic import ValidationError
 from tradeformer.cli.app import dataset_app, features_app
 from tradeformer.cli.console import console
 from tradeformer.cli.data import store_root
-from tradeformer.cli.options import ConfigOpt, DataOpt, SetOpt, load_experiment
+from tradeformer.cli.options import (
+    ConfigOpt,
+    DataOpt,
+    SchedulerOpt,
+    SetOpt,
+    load_experiment,
+    scheduler_execution,
+)
 from tradeformer.config import EmbeddingConfig, FeatureConfig, TrainingConfig
 from tradeformer.errors import ConfigError, InputError
 
@@ -42,8 +49,11 @@ def features_build(
         bool, typer.Option("--intraday/--no-intraday", help="MTF 4H/1H from intraday bars.")
     ] = FEATURES["use_intraday"].default,
     workers: Annotated[int | None, typer.Option(help="Processes (default: all cores).")] = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Compute features + labels per symbol (cached: only changed symbols are recomputed)."""
+    from tradeformer.config import ExecutionConfig
+    from tradeformer.execution import engine_scope
     from tradeformer.features.pipeline import build_features
 
     try:
@@ -55,7 +65,9 @@ def features_build(
         )
     except (ValidationError, ValueError) as e:
         raise ConfigError(f"features build options: {e}") from None
-    m = build_features(store_root(data), out, cfg, symbols=_symbols(symbols), workers=workers)
+    execution = scheduler_execution(scheduler) or ExecutionConfig(workers=workers)
+    with engine_scope(execution) as engine:
+        m = build_features(store_root(data), out, cfg, symbols=_symbols(symbols), engine=engine)
     lb = m["last_build"]
     unavailable = sorted(
         {tf for e in m["symbols"].values() for tf, ok in e["mtf"]["available"].items() if not ok}
@@ -100,27 +112,32 @@ def features_embed(
         "batch_size"
     ].default,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """512-D foundation-model embedding of every bar (cached; reruns embed only new bars)."""
+    from tradeformer.execution import engine_scope
     from tradeformer.features.foundation import BACKENDS, build_embeddings
     from tradeformer.features.foundation.local import LocalEncoderConfig
 
     if backend not in BACKENDS:
         raise InputError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-    m = build_embeddings(
-        store_root(data),
-        out,
-        backend,
-        timeframe=timeframe,
-        symbols=_symbols(symbols),
-        lookback=lookback,
-        batch_size=batch_size,
-        train_end=train_end,
-        local_config=LocalEncoderConfig(lookback=lookback, steps=steps),
-        model_id=model_id,
-        tokenizer_id=tokenizer_id,
-        device=device,
-    )
+    root = store_root(data)
+    with engine_scope(scheduler_execution(scheduler)) as engine:  # default: this process
+        m = build_embeddings(
+            root,
+            out,
+            backend,
+            timeframe=timeframe,
+            symbols=_symbols(symbols),
+            lookback=lookback,
+            batch_size=batch_size,
+            train_end=train_end,
+            local_config=LocalEncoderConfig(lookback=lookback, steps=steps),
+            model_id=model_id,
+            tokenizer_id=tokenizer_id,
+            device=device,
+            engine=engine,
+        )
     lb = m["last_build"]
     console.print(
         f"[green]embeddings[/] {m['backend']} (dim {m['dim']}) for {lb['symbols']} symbol(s) in "

@@ -52,6 +52,15 @@ AblationOpt = Annotated[
         "'none'.",
     ),
 ]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Run the per-symbol stages on Dask: a scheduler address (tcp://host:8786) or "
+        "'local' (a LocalCluster, one worker per core). Default: the config's `execution` "
+        "(a local process pool).",
+    ),
+]
 RunDirArg = Annotated[Path, typer.Argument(help="A training run directory (runs/<id>).")]
 CostOpt = Annotated[float, typer.Option(help="Transaction cost per side (bps).")]
 
@@ -95,3 +104,21 @@ def ablation_list(text: str) -> tuple[str, ...]:
             f"unknown ablation(s) {', '.join(bad)}; choose from {', '.join(RETRAINED)}"
         )
     return names
+
+
+def scheduler_execution(scheduler: str | None):
+    """The `execution` section a --scheduler value asks for (None: leave the config's)."""
+    from tradeformer.config import ExecutionConfig
+
+    if scheduler is None:
+        return None
+    address = None if scheduler.strip().lower() == "local" else scheduler.strip()
+    if address is not None and "://" not in address and ":" not in address:
+        raise InputError(f"--scheduler {scheduler!r}: give tcp://host:port or 'local'")
+    return ExecutionConfig(engine="dask", address=address)
+
+
+def with_scheduler(cfg, scheduler: str | None):
+    """`cfg` with its per-symbol stages on the --scheduler's Dask cluster, if one is given."""
+    execution = scheduler_execution(scheduler)
+    return cfg if execution is None else cfg.model_copy(update={"execution": execution})

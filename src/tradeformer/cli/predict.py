@@ -12,7 +12,7 @@ from tradeformer.api import API_KEY_ENV
 from tradeformer.cli.app import app
 from tradeformer.cli.console import console
 from tradeformer.cli.data import store_root
-from tradeformer.cli.options import DataOpt
+from tradeformer.cli.options import DataOpt, SchedulerOpt, scheduler_execution
 from tradeformer.cli.output import prediction_table
 from tradeformer.errors import InputError
 
@@ -25,12 +25,21 @@ def predict_cmd(
     data: DataOpt,
     symbols: Annotated[list[str] | None, typer.Argument(help="Symbols (default: all).")] = None,
     out: Annotated[Path | None, typer.Option(help="Also write .csv or .parquet.")] = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
-    """The next trade for each symbol from its latest bars (one batched pass)."""
+    """The next trade for each symbol from its latest bars (one batched pass; with
+    --scheduler the symbols' features are computed on a Dask cluster)."""
+    from tradeformer.execution import engine_scope
     from tradeformer.inference import Predictor
 
     pred = Predictor.load(bundle)
-    table = pred.predict_store(store_root(data), symbols or None)
+    root = store_root(data)
+    execution = scheduler_execution(scheduler)
+    if execution is None:
+        table = pred.predict_store(root, symbols or None)
+    else:
+        with engine_scope(execution) as pred.engine:
+            table = pred.predict_store(root, symbols or None)
     members = list(pred.bundle.members)
     console.print(prediction_table(table, members, pred.ensemble.horizon, pred.threshold))
     if out is not None:

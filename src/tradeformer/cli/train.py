@@ -9,7 +9,7 @@ import typer
 
 from tradeformer.cli.app import app
 from tradeformer.cli.console import console
-from tradeformer.cli.options import SetOpt, load_experiment
+from tradeformer.cli.options import SchedulerOpt, SetOpt, load_experiment, with_scheduler
 from tradeformer.cli.output import print_results
 from tradeformer.errors import InputError
 
@@ -40,6 +40,7 @@ def train(
             "it was started with (same results as an uninterrupted run), or run --stages on it.",
         ),
     ] = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Walk-forward training of every member, the veto and the bundle (see configs/)."""
     from tradeformer.stages import parse_stages
@@ -49,6 +50,7 @@ def train(
     if chosen[0] != "data" and resume is None:
         raise InputError(f"--stages {stages} without data needs an existing run: --resume RUN_DIR")
     cfg, run_dir = train_target(config, sets, run_dir, resume)
+    cfg = with_scheduler(cfg, scheduler)  # where stages run never changes what they compute
     summary = run_training(cfg, run_dir=run_dir, stages=chosen)
     if "metrics" not in summary:
         console.print(f"[green]stages {', '.join(chosen)} done[/] ({summary['run_dir']})")

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from rich.progress import track
 
+from tradeformer.config import ExecutionConfig
 from tradeformer.data.adjust import adjust_ohlc
 from tradeformer.data.schema import OHLCV_COLUMNS, SYMBOL, TIMESTAMP, canonical_column
 from tradeformer.data.timeframes import infer_timeframe
@@ -30,6 +30,7 @@ from tradeformer.data.validation import (
     validate_bars,
 )
 from tradeformer.errors import DataError, InputError, NotFoundError
+from tradeformer.execution import Engine, engine_scope
 
 DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq", ".txt")
 _OFFSET_RE = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
@@ -238,35 +239,34 @@ def load_bars(
     default_tz: str = "America/New_York",
     progress: bool = False,
     as_of: pd.Timestamp | str | None = None,
+    engine: Engine | None = None,
 ) -> LoadedBars:
     """Load, normalise and validate bars for every symbol found at `path`.
 
     `path` is a directory of per-symbol files, one file (per-symbol, or long with a `symbol`
     column), or a list of those. Raises DataValidationError (reject) listing every problem.
     Bars stamped after `as_of` (default: now) are errors (`timestamp_in_the_future`).
+    Files are read and normalised, and symbols validated, on `engine` (default: here).
     """
     if policy not in ("reject", "repair"):
         raise InputError(f"policy must be 'reject' or 'repair', not {policy!r}")
     paths = [path] if isinstance(path, (str, Path)) else list(path)
     files = [f for p in paths for f in data_files(Path(p))]
-    if progress and len(files) > 1:
-        files = track(files, description="reading bars", transient=True)
     wanted = {s.upper() for s in symbols} if symbols else None
+    jobs = [(f, wanted, default_tz) for f in files]
+    with engine_scope(engine or ExecutionConfig(workers=1)) as eng:
+        read = eng.map(read_file, jobs, label="reading bars", progress=progress and len(jobs) > 1)
 
     frames: dict[str, pd.DataFrame] = {}
     sources: dict[str, str] = {}
     parse_issues: dict[str, list[Issue]] = {}
     report = ValidationReport()
-    for f in files:
-        raw = read_table(f)
-        for sym, part in _split_long(_rename_symbol_only(raw), symbol_from_path(f)).items():
-            if wanted and sym.upper() not in wanted:
-                continue
+    for f, parts in zip(files, read, strict=True):
+        for sym, frame, issues in parts:
             if sym in frames:
                 detail = f"symbol also found in {sources[sym]}"
                 report.issues.append(Issue(sym, Rule.DUPLICATE, detail, source=str(f)))
                 continue
-            frame, issues = normalize_table(part, symbol=sym, source=str(f), default_tz=default_tz)
             frames[sym], sources[sym], parse_issues[sym] = frame, str(f), issues
     if wanted:
         for s in sorted(wanted - {k.upper() for k in frames}):
@@ -280,7 +280,20 @@ def load_bars(
         min_bars=min_bars,
         adjust=adjust,
         as_of=as_of,
+        engine=engine,
     )
+
+
+def read_file(job: tuple) -> list[tuple[str, pd.DataFrame, list[Issue]]]:
+    """One file's symbols (those `wanted`, or all), each normalised: (symbol, frame, issues)."""
+    f, wanted, default_tz = job
+    out = []
+    for sym, part in _split_long(_rename_symbol_only(read_table(f)), symbol_from_path(f)).items():
+        if wanted and sym.upper() not in wanted:
+            continue
+        frame, issues = normalize_table(part, symbol=sym, source=str(f), default_tz=default_tz)
+        out.append((sym, frame, issues))
+    return out
 
 
 def finalize_bars(
@@ -293,18 +306,19 @@ def finalize_bars(
     min_bars: int,
     adjust: bool,
     as_of: pd.Timestamp | str | None = None,
+    engine: Engine | None = None,
 ) -> LoadedBars:
-    """Validate normalised frames, repair if asked, raise on errors, adjust, infer timeframes."""
+    """Validate normalised frames, repair if asked, raise on errors, adjust, infer timeframes
+    (symbols checked on `engine`, default: here)."""
+    jobs = [
+        (s, f, parse_issues.get(s, []), sources.get(s, ""), policy, min_bars, as_of)
+        for s, f in frames.items()
+    ]
+    with engine_scope(engine or ExecutionConfig(workers=1)) as eng:
+        checked = eng.map(check_symbol, jobs)
     final: dict[str, pd.DataFrame] = {}
-    for sym, frame in frames.items():
-        parsed = parse_issues.get(sym, [])
-        src = sources.get(sym, "")
-        issues = parsed + _validate(sym, frame, min_bars, src, parsed, as_of)
-        if policy == "repair" and any(i.severity == "error" for i in issues):
-            frame, repairs = repair_bars(sym, frame, issues, as_of)
-            report.repairs.extend(repairs)
-            issues = [i for i in parsed if i.severity == "warning"]
-            issues += validate_bars(sym, frame, min_bars=min_bars, source=src, as_of=as_of)
+    for (sym, *_), (frame, issues, repairs) in zip(jobs, checked, strict=True):
+        report.repairs.extend(repairs)
         report.issues.extend(issues)
         final[sym] = frame
     if report.errors:
@@ -317,6 +331,18 @@ def finalize_bars(
             frame = adjust_ohlc(frame, symbol=sym)
         final[sym] = frame.reset_index(drop=True)
     return LoadedBars(final, timeframes, report, sources, adjusted=adjust)
+
+
+def check_symbol(job: tuple) -> tuple[pd.DataFrame, list[Issue], list]:
+    """One symbol validated (and repaired under the repair policy): (frame, issues, repairs)."""
+    sym, frame, parsed, src, policy, min_bars, as_of = job
+    issues = parsed + _validate(sym, frame, min_bars, src, parsed, as_of)
+    repairs = []
+    if policy == "repair" and any(i.severity == "error" for i in issues):
+        frame, repairs = repair_bars(sym, frame, issues, as_of)
+        issues = [i for i in parsed if i.severity == "warning"]
+        issues += validate_bars(sym, frame, min_bars=min_bars, source=src, as_of=as_of)
+    return frame, issues, repairs
 
 
 def _validate(

@@ -18,6 +18,7 @@ from tradeformer.data.schema import Timeframe
 from tradeformer.data.sessions import DEFAULT_CALENDAR
 from tradeformer.data.store import MANIFEST, BarStore
 from tradeformer.errors import DataError, NotFoundError
+from tradeformer.execution import Engine
 
 DEFAULT_CACHE = ".tradeformer_cache"
 
@@ -82,9 +83,13 @@ def import_bars(
     symbols: Iterable[str] | None = None,
     min_bars: int = 120,
     progress: bool = False,
+    engine: Engine | None = None,
 ) -> BarStore:
-    """Validate the bars at `path` (reject policy) and write them, one timeframe, as a store."""
-    loaded = load_bars(path, adjust=adjust, symbols=symbols, min_bars=min_bars, progress=progress)
+    """Validate the bars at `path` (reject policy) and write them, one timeframe, as a store
+    (files read and symbols validated on `engine`, default: here)."""
+    loaded = load_bars(
+        path, adjust=adjust, symbols=symbols, min_bars=min_bars, progress=progress, engine=engine
+    )
     return write_store(loaded, out, source=str(path))
 
 
@@ -96,6 +101,7 @@ def resolve_store(
     symbols: Iterable[str] | None = None,
     min_bars: int = 120,
     progress: bool = False,
+    engine: Engine | None = None,
 ) -> BarStore:
     """The store at `path`, or the bars at `path` imported into `cache_dir/stores/<key>` (kept
     until the files or options change). Raises FileNotFoundError / ValueError /
@@ -112,5 +118,11 @@ def resolve_store(
     if is_store(root):
         return BarStore(root)
     return import_bars(
-        path, root, adjust=adjust, symbols=sym_list, min_bars=min_bars, progress=progress
+        path,
+        root,
+        adjust=adjust,
+        symbols=sym_list,
+        min_bars=min_bars,
+        progress=progress,
+        engine=engine,
     )

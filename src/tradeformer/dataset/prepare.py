@@ -27,6 +27,7 @@ from tradeformer.dataset.cross_section import apply_cross_section
 from tradeformer.dataset.table import write_table
 from tradeformer.dataset.universe import Universe, load_universe
 from tradeformer.errors import StageError
+from tradeformer.execution import Engine, engine_scope
 from tradeformer.features.columns import WARMUP_BARS
 from tradeformer.features.foundation import build_embeddings
 from tradeformer.features.foundation.local import LocalEncoderConfig
@@ -73,8 +74,8 @@ class PreparedData:
         }
 
 
-def prepare_store(cfg: ExperimentConfig) -> tuple[BarStore, str]:
-    """The config's bars as a validated store (imported once into the cache)."""
+def prepare_store(cfg: ExperimentConfig, engine: Engine | None = None) -> tuple[BarStore, str]:
+    """The config's bars as a validated store (imported once into the cache, on `engine`)."""
     src = cfg.data.source
     store = resolve_store(
         sample_path() if src == "bundled" else Path(src),
@@ -83,6 +84,7 @@ def prepare_store(cfg: ExperimentConfig) -> tuple[BarStore, str]:
         symbols=cfg.data.symbols,
         min_bars=cfg.data.min_bars,
         progress=True,
+        engine=engine,
     )
     return store, Timeframe.parse(cfg.data.timeframe or store.default_timeframe()).value
 
@@ -94,7 +96,7 @@ def _dates(store: BarStore, tf: str, symbols: list[str], lookback: int) -> np.nd
 
 
 def _embeddings(
-    cfg, store, tf, symbols, calendar, progress
+    cfg, store, tf, symbols, calendar, progress, engine
 ) -> tuple[Path | None, dict, Path | None]:
     """(cache folder, provenance, local encoder folder) of the configured embedding backend."""
     if cfg.embedding.backend == "none":
@@ -114,6 +116,7 @@ def _embeddings(
         model_id=cfg.embedding.model_id,
         tokenizer_id=cfg.embedding.tokenizer_id,
         progress=progress,
+        engine=engine,
     )
     info = {k: em[k] for k in ("backend", "dim", "key", "describe")}
     info["train_end"] = str(emb_train_end)
@@ -138,18 +141,11 @@ def _finish_universe(cfg, u: Universe, calendar: Calendar, label_hook) -> Univer
     return u
 
 
-def prepare_data(
-    cfg: ExperimentConfig,
-    *,
-    progress: bool = True,
-    label_hook: LabelHook | None = None,
-) -> PreparedData:
-    """Store, calendar, features, embeddings and the universe (all cached: a rerun is cheap)."""
-    L = cfg.training.lookback
-    store, tf = prepare_store(cfg)
-    symbols = cfg.data.symbols or store.symbols(tf)
-    horizons = tuple(cfg.features.horizons)
-    calendar = make_calendar(_dates(store, tf, symbols, L), cfg.calendar, max(horizons))
+def _calendar(cfg: ExperimentConfig, store: BarStore, tf: str, symbols: list[str]) -> Calendar:
+    horizons = cfg.features.horizons
+    calendar = make_calendar(
+        _dates(store, tf, symbols, cfg.training.lookback), cfg.calendar, max(horizons)
+    )
     log.info(
         "calendar: %d folds, test %s .. %s, purge %d + embargo %d bars",
         len(calendar.folds),
@@ -158,29 +154,49 @@ def prepare_data(
         calendar.purge_bars,
         calendar.embargo_bars,
     )
-    feat_cfg = cfg.features.model_copy(update={"timeframe": tf})
-    fdir = Path(cfg.cache_dir) / "features" / stable_hash([str(store.root), feat_cfg.fingerprint()])
-    fman = build_features(store.root, fdir, feat_cfg, symbols=symbols, progress=progress)
-    emb_dir, emb_info, local_dir = _embeddings(cfg, store, tf, symbols, calendar, progress)
-    data_fp = store.fingerprint(tf, symbols)
-    arrays = _array_store(cfg, data_fp, emb_info, symbols)
-    u = load_universe(
-        store.root,
-        fdir,
-        emb_dir,
-        timeframe=tf,
-        symbols=symbols,
-        horizons=horizons,
-        lookback=L,
-        arrays=arrays,
-        embedding_dtype=cfg.embedding.storage,
-    )
-    u.meta["arrays"] = arrays
-    u = _finish_universe(cfg, u, calendar, label_hook)
-    if cfg.write_dataset_table:
-        key = stable_hash([data_fp, fman["config_fingerprint"], emb_info.get("key")])
-        meta = {"embedding": emb_info, "data_fingerprint": data_fp}
-        write_table(u, Path(cfg.cache_dir) / "dataset" / key, meta)
+    return calendar
+
+
+def prepare_data(
+    cfg: ExperimentConfig,
+    *,
+    progress: bool = True,
+    label_hook: LabelHook | None = None,
+) -> PreparedData:
+    """Store, calendar, features, embeddings and the universe (all cached: a rerun is cheap).
+    The per-symbol stages run on the config's `execution` engine."""
+    with engine_scope(cfg.execution) as engine:
+        store, tf = prepare_store(cfg, engine)
+        symbols = cfg.data.symbols or store.symbols(tf)
+        calendar = _calendar(cfg, store, tf, symbols)
+        feat_cfg = cfg.features.model_copy(update={"timeframe": tf})
+        key = stable_hash([str(store.root), feat_cfg.fingerprint()])
+        fdir = Path(cfg.cache_dir) / "features" / key
+        fman = build_features(
+            store.root, fdir, feat_cfg, symbols=symbols, progress=progress, engine=engine
+        )
+        emb_dir, emb_info, local_dir = _embeddings(
+            cfg, store, tf, symbols, calendar, progress, engine
+        )
+        data_fp = store.fingerprint(tf, symbols)
+        arrays = _array_store(cfg, data_fp, emb_info, symbols)
+        u = load_universe(
+            store.root,
+            fdir,
+            emb_dir,
+            timeframe=tf,
+            symbols=symbols,
+            horizons=tuple(cfg.features.horizons),
+            lookback=cfg.training.lookback,
+            arrays=arrays,
+            embedding_dtype=cfg.embedding.storage,
+        )
+        u.meta["arrays"] = arrays
+        u = _finish_universe(cfg, u, calendar, label_hook)
+        if cfg.write_dataset_table:
+            key = stable_hash([data_fp, fman["config_fingerprint"], emb_info.get("key")])
+            meta = {"embedding": emb_info, "data_fingerprint": data_fp}
+            write_table(u, Path(cfg.cache_dir) / "dataset" / key, meta, engine=engine)
     log.info(
         "universe: %d symbols, %s samples, %d + %d features",
         len(symbols),
@@ -188,6 +204,7 @@ def prepare_data(
         u.context.shape[1],
         u.embedding.shape[1],
     )
+    horizons = tuple(cfg.features.horizons)
     return PreparedData(
         store, tf, symbols, horizons, calendar, u, emb_info, local_dir, data_fp, fdir, emb_dir
     )

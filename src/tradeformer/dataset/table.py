@@ -2,7 +2,9 @@
 
 `OUT/symbol=<SYM>/part-0.parquet` with columns timestamp, symbol, the 29 classical columns, the
 512 embedding columns `emb_000..emb_511` (absent with the `none` backend), and the labels;
-`OUT/manifest.json` holds the schema (column order) and where each part came from.
+`OUT/manifest.json` holds the schema (column order) and where each part came from. Each part
+is written by one task of an engine (a memory-mapped embedding is opened by the task itself,
+by path, instead of being shipped to it).
 """
 
 from __future__ import annotations
@@ -15,29 +17,52 @@ import pandas as pd
 
 from tradeformer.data.store import safe_name
 from tradeformer.dataset.universe import Universe
+from tradeformer.execution import Engine, engine_scope
 
 
 def embedding_columns(dim: int) -> list[str]:
     return [f"emb_{i:03d}" for i in range(dim)]
 
 
-def write_table(u: Universe, out: Path, meta: dict | None = None) -> dict:
+def _embedding_source(emb: np.ndarray, rows: np.ndarray):
+    """A memory map's file and the rows (the task reads them), else the rows' values."""
+    m = emb if isinstance(emb, np.memmap) else getattr(emb, "base", None)
+    if isinstance(m, np.memmap) and m.filename and m.shape == emb.shape:
+        return ("file", str(m.filename), rows)
+    return ("values", np.asarray(emb[rows]))
+
+
+def write_part(job: tuple) -> str:
+    """One symbol's rows as `symbol=<SYM>/part-0.parquet`; returns the part's path."""
+    sym, stamps, context, source, labels, columns, out = job
+    emb = np.load(source[1], mmap_mode="r")[source[2]] if source[0] == "file" else source[1]
+    data = np.concatenate([context, emb.astype(context.dtype, copy=False), labels], axis=1)
+    df = pd.DataFrame(data, columns=columns[2:])
+    df.insert(0, "symbol", sym)
+    df.insert(0, "timestamp", pd.DatetimeIndex(stamps.astype("datetime64[ns]")))
+    part = Path(out) / f"symbol={safe_name(sym)}"
+    part.mkdir(exist_ok=True)
+    df.to_parquet(part / "part-0.parquet", index=False, compression="zstd")
+    return str(part)
+
+
+def write_table(
+    u: Universe, out: Path, meta: dict | None = None, *, engine: Engine | None = None
+) -> dict:
+    """Every symbol's eligible rows as Parquet parts (on `engine`, default: here) + manifest."""
     out.mkdir(parents=True, exist_ok=True)
     dim = u.embedding.shape[1]
     labels = [f"ret_{h}" for h in u.horizons] + [f"dir_{h}" for h in u.horizons]
     columns = ["timestamp", "symbol", *u.context_names, *embedding_columns(dim), *labels]
+    jobs = []
     for k, sym in enumerate(u.symbols):
         a, b = u.offsets[k], u.offsets[k + 1]
         rows = np.arange(a, b)[u.eligible[a:b]]
-        data = np.concatenate(
-            [u.context[rows], u.embedding[rows], u.ret[rows], u.direction[rows]], axis=1
-        )
-        df = pd.DataFrame(data, columns=columns[2:])
-        df.insert(0, "symbol", sym)
-        df.insert(0, "timestamp", pd.DatetimeIndex(u.timestamps[rows].astype("datetime64[ns]")))
-        part = out / f"symbol={safe_name(sym)}"
-        part.mkdir(exist_ok=True)
-        df.to_parquet(part / "part-0.parquet", index=False, compression="zstd")
+        lab = np.concatenate([u.ret[rows], u.direction[rows]], axis=1)
+        src = _embedding_source(u.embedding, rows)
+        jobs.append((sym, u.timestamps[rows], u.context[rows], src, lab, columns, str(out)))
+    with engine_scope(engine) as eng:
+        eng.map(write_part, jobs, label="541-D table")
     manifest = {
         "format": "tradeformer-dataset",
         "columns": columns,

@@ -1,7 +1,7 @@
 """Store -> per-symbol feature tables (29 classical columns + labels), cached and parallel.
 
 Each symbol is a pure function of its own bars (plus its intraday bars for the MTF 4H/1H
-columns when the store has them), run in a process pool. Output:
+columns when the store has them), run on an engine (a process pool by default, or Dask). Output:
 `OUT/<timeframe>/<SYMBOL>.parquet` and `OUT/manifest.json`. A symbol is recomputed only when
 its cache key (bars fingerprint + config + feature code version) changed.
 """
@@ -11,19 +11,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
-from rich.progress import Progress
 
 from tradeformer import __version__
-from tradeformer.config import FeatureConfig
+from tradeformer.config import ExecutionConfig, FeatureConfig
 from tradeformer.data.schema import TIMESTAMP, Timeframe
 from tradeformer.data.store import BarStore, safe_name
 from tradeformer.data.timeframes import infer_timeframe
 from tradeformer.errors import NotFoundError, StageError
+from tradeformer.execution import Engine, engine_scope
 from tradeformer.features.columns import CLASSICAL_COLUMNS, FEATURE_VERSION, WARMUP_BARS
 from tradeformer.features.mtf import MTFParams, intraday_alignment
 from tradeformer.features.panel import BarPanel, classical_arrays
@@ -104,8 +103,10 @@ def build_features(
     symbols: list[str] | None = None,
     workers: int | None = None,
     progress: bool = True,
+    engine: Engine | None = None,
 ) -> dict:
-    """Build (or reuse cached) feature tables for every symbol; returns the manifest."""
+    """Build (or reuse cached) feature tables for every symbol; returns the manifest.
+    Symbols run on `engine` (default: a process pool of `workers` processes)."""
     cfg = config or FeatureConfig()
     store = BarStore(store_dir)
     base = Timeframe.parse(cfg.timeframe or store.default_timeframe()).value
@@ -135,21 +136,9 @@ def build_features(
         entries[s] = {"key": key, "file": f"{base}/{target.name}", "intraday": fine}
         jobs.append((str(store.root), s, base, fine, cfg.model_dump(mode="json"), str(target)))
 
-    n_workers = max(1, min(workers or (os.cpu_count() or 1), len(jobs) or 1))
     if jobs:
-        with Progress(disable=not progress, transient=True) as bar:
-            task = bar.add_task(f"features ({n_workers} workers)", total=len(jobs))
-            if n_workers == 1:
-                results = []
-                for j in jobs:
-                    results.append(_build_one(j))
-                    bar.advance(task)
-            else:
-                with ProcessPoolExecutor(max_workers=n_workers) as pool:
-                    results = []
-                    for r in pool.map(_build_one, jobs, chunksize=max(1, len(jobs) // 32)):
-                        results.append(r)
-                        bar.advance(task)
+        with engine_scope(engine or ExecutionConfig(workers=workers)) as eng:
+            results = eng.map(_build_one, jobs, label="features", progress=progress)
         for s, meta in results:
             entries[s].update(meta)
 

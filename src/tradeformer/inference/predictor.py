@@ -24,6 +24,7 @@ from tradeformer.data.store import BarStore
 from tradeformer.dataset.cross_section import apply_cross_section, date_codes
 from tradeformer.dataset.universe import assemble_universe
 from tradeformer.errors import DataError, InputError, NotFoundError
+from tradeformer.execution import Engine
 from tradeformer.features.columns import CLASSICAL_COLUMNS, WARMUP_BARS
 from tradeformer.features.foundation.base import EmbeddingBackend, NoEmbedding
 from tradeformer.features.mtf import intraday_alignment
@@ -75,6 +76,7 @@ class Predictor:
         self.lookback = bundle.lookback
         self.horizons = bundle.horizons
         self.min_bars = WARMUP_BARS + self.lookback
+        self.tail_shape = (self.lookback, self.min_bars)  # tail_features' (lookback, keep)
         self.last_timing: dict[str, float] = {}  # seconds per stage of the latest call
         # store symbols kept in memory: bars (`_read`) and feature rows (`_cached_features`),
         # each cache bounded in entries and in bytes (oldest dropped first)
@@ -82,6 +84,7 @@ class Predictor:
         self.cache_bytes = 512 * 2**20
         self._bars_cache: dict[str, tuple] = {}
         self._feature_cache: dict[tuple, tuple] = {}
+        self.engine: Engine | None = None  # where batch features run (None: this process)
 
     @classmethod
     def load(cls, bundle_dir: str | Path, **backend_kw) -> Predictor:
@@ -285,9 +288,7 @@ class Predictor:
         hits = {s: self._feature_cache.get(stamps[s], (None,))[0] for s in bars if s in stamps}
         todo = [s for s in bars if hits.get(s) is None]
         if todo:
-            fresh = self._features(
-                {s: bars[s] for s in todo}, tfs, {s: intraday[s] for s in todo if s in intraday}
-            )
+            fresh = self._features(todo, bars, tfs, intraday)
             for k, s in enumerate(todo):
                 rows = tuple(a[k].copy() for a in fresh)  # not views: the batch can go
                 hits[s] = rows
@@ -305,41 +306,53 @@ class Predictor:
                 return fresh
         return tuple(np.stack([hits[s][i] for s in bars]) for i in range(3))
 
-    def _features(
-        self,
-        bars: dict[str, pd.DataFrame],
-        tfs: dict[str, str],
-        intraday: dict[str, tuple[pd.DataFrame, str]],
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The last `min_bars` rows of every symbol: context (S, k, 29) float32, OHLCV
-        (S, k, 5) and timestamps (S, k), from one panel per timeframe over the whole history
-        given (the EMA-based columns need it), with the training code (`classical_arrays`)."""
-        syms, keep = list(bars), self.min_bars
-        ctx = np.empty((len(syms), keep, len(CLASSICAL_COLUMNS)), dtype="float32")
-        px = np.empty((len(syms), keep, len(OHLCV)))
-        ts = np.empty((len(syms), keep), dtype=np.int64)
-        groups: dict[str, list[int]] = {}
-        for i, s in enumerate(syms):
-            groups.setdefault(Timeframe.parse(tfs[s]).value, []).append(i)
-        params = self.features.params()
-        for base, idx in groups.items():
-            frames = {syms[i]: bars[syms[i]] for i in idx}
-            panel = BarPanel.from_frames(frames)
-            # the networks read each symbol's last `lookback` rows of context: the costly zone
-            # distances are needed there only
-            start = panel.lengths - self.lookback
-            values = classical_arrays(panel, base, *params, start=start)
-            for j, s in enumerate(frames):  # 4H/1H from a store's intraday bars, if any
-                if s in intraday:
-                    fine, fine_tf = intraday[s]
-                    view = values[j, : panel.lengths[j], :5]
-                    intraday_alignment(view, frames[s], base, fine, fine_tf, params[2])
-            rows = np.arange(len(idx))[:, None]
-            tail = panel.tail_index(keep)
-            ctx[idx] = values[rows, tail]
-            px[idx] = panel.ohlcv[rows, tail]
-            ts[idx] = panel.timestamps[rows, tail]
-        return ctx, px, ts
+    def _features(self, syms: list[str], bars, tfs, intraday) -> tuple[np.ndarray, ...]:
+        """`tail_features` of `syms`: here in one vectorised call, or split into chunks of
+        symbols over `self.engine` when one is set (e.g. a Dask cluster for a large universe)."""
+
+        def job(part: list[str]) -> tuple:
+            inter = {s: intraday[s] for s in part if s in intraday}
+            return {s: bars[s] for s in part}, tfs, inter, self.features, *self.tail_shape
+
+        if self.engine is None or len(syms) < 2:
+            return tail_features(job(syms))
+        n = min(len(syms), 4 * self.engine.workers)
+        parts = [list(p) for p in np.array_split(np.array(syms, dtype=object), n)]
+        outs = self.engine.map(tail_features, [job(p) for p in parts], label="features")
+        return tuple(np.concatenate([o[i] for o in outs]) for i in range(3))
+
+
+def tail_features(job: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The last `keep` rows of every symbol given: context (S, keep, 29) float32, OHLCV
+    (S, keep, 5) and timestamps (S, keep), from one panel per timeframe over the whole history
+    given (the EMA-based columns need it), with the training code (`classical_arrays`).
+    Each symbol's rows depend on its own bars only: any split of the symbols gives the same."""
+    bars, tfs, intraday, features, lookback, keep = job
+    syms = list(bars)
+    ctx = np.empty((len(syms), keep, len(CLASSICAL_COLUMNS)), dtype="float32")
+    px = np.empty((len(syms), keep, len(OHLCV)))
+    ts = np.empty((len(syms), keep), dtype=np.int64)
+    groups: dict[str, list[int]] = {}
+    for i, s in enumerate(syms):
+        groups.setdefault(Timeframe.parse(tfs[s]).value, []).append(i)
+    params = features.params()
+    for base, idx in groups.items():
+        frames = {syms[i]: bars[syms[i]] for i in idx}
+        panel = BarPanel.from_frames(frames)
+        # the networks read each symbol's last `lookback` rows of context: the costly zone
+        # distances are needed there only
+        values = classical_arrays(panel, base, *params, start=panel.lengths - lookback)
+        for j, s in enumerate(frames):  # 4H/1H from a store's intraday bars, if any
+            if s in intraday:
+                fine, fine_tf = intraday[s]
+                view = values[j, : panel.lengths[j], :5]
+                intraday_alignment(view, frames[s], base, fine, fine_tf, params[2])
+        rows = np.arange(len(idx))[:, None]
+        tail = panel.tail_index(keep)
+        ctx[idx] = values[rows, tail]
+        px[idx] = panel.ohlcv[rows, tail]
+        ts[idx] = panel.timestamps[rows, tail]
+    return ctx, px, ts
 
 
 def _put(cache: dict, key, value, size: int, limit: int, max_bytes: int) -> None:

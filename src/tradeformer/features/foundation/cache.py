@@ -22,6 +22,7 @@ from rich.progress import Progress
 from tradeformer.data.schema import TIMESTAMP, to_ns
 from tradeformer.data.store import BarStore, frame_fingerprint, safe_name
 from tradeformer.errors import ConfigError, NotFoundError
+from tradeformer.execution import Engine
 from tradeformer.features.foundation.base import EmbeddingBackend, NoEmbedding
 from tradeformer.features.windows import OHLCV, gather, valid_ends
 
@@ -165,35 +166,42 @@ def _plan(store, tf, syms, folder: Path, manifest: dict) -> list[tuple]:
     return plan
 
 
-def _embed_plan(plan, model, manifest, lookback, batch_size, progress) -> int:
-    """Embed and write each planned symbol (atomically); returns the windows computed."""
-    todo = sum(max(0, len(b) - max(st, lookback - 1)) for _, b, st, _ in plan)
-    computed = 0
-    with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task(f"embedding ({model.name})", total=max(todo, 1))
-        for s, bars, start, path in plan:
-            if start >= len(bars):
-                continue
-            emb = embed_bars(
-                bars,
-                model,
-                lookback,
-                start=start,
-                batch_size=batch_size,
-                on_batch=lambda k: bar.advance(task, k),
-            )
-            if start:
-                emb[:start] = np.load(path)[:start]
-            tmp = path.with_suffix(".tmp.npy")
-            np.save(tmp, emb)
-            os.replace(tmp, path)
-            computed += max(0, len(bars) - max(start, lookback - 1))
-            manifest["symbols"][s] = {
-                "file": path.name,
-                "rows": len(bars),
-                "prefix_sha": frame_fingerprint(bars),
-            }
-    return computed
+def _embed_symbol(job: tuple, model: EmbeddingBackend, on_batch=None) -> tuple[str, dict, int]:
+    """One planned symbol embedded by `model` and written (atomically): (symbol, manifest
+    entry, windows computed). A pure function of the symbol's bars: any engine gives the same."""
+    s, bars, start, path, lookback, batch_size = job
+    emb = embed_bars(bars, model, lookback, start=start, batch_size=batch_size, on_batch=on_batch)
+    if start:
+        emb[:start] = np.load(path)[:start]
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, emb)
+    os.replace(tmp, path)
+    entry = {"file": path.name, "rows": len(bars), "prefix_sha": frame_fingerprint(bars)}
+    return s, entry, max(0, len(bars) - max(start, lookback - 1))
+
+
+def _embed_plan(plan, model, manifest, lookback, batch_size, progress, engine=None) -> int:
+    """Embed and write each planned symbol; returns the windows computed. In this process
+    by default (the model's own kernels use every core), on a Dask engine one task per
+    symbol (the model sent once to every worker)."""
+    todo = [p for p in plan if p[2] < len(p[1])]
+    if engine is not None and engine.name == "dask" and todo:
+        jobs = [(s, b, st, path, lookback, batch_size) for s, b, st, path in todo]
+        shared = {"model": engine.broadcast(model)}
+        results = engine.map(
+            _embed_symbol, jobs, label="embedding", progress=progress, shared=shared
+        )
+    else:
+        total = sum(max(0, len(b) - max(st, lookback - 1)) for _, b, st, _ in todo)
+        results = []
+        with Progress(disable=not progress, transient=True) as bar:
+            task = bar.add_task(f"embedding ({model.name})", total=max(total, 1))
+            for s, b, st, path in todo:
+                job = (s, b, st, path, lookback, batch_size)
+                results.append(_embed_symbol(job, model, lambda k: bar.advance(task, k)))
+    for s, entry, _ in results:
+        manifest["symbols"][s] = entry
+    return sum(r[2] for r in results)
 
 
 def build_embeddings(
@@ -208,9 +216,11 @@ def build_embeddings(
     train_end: str | pd.Timestamp | None = None,
     local_config=None,
     progress: bool = True,
+    engine: Engine | None = None,
     **backend_kw,
 ) -> dict:
-    """Embed every bar of the selected symbols; returns the manifest (see module docstring)."""
+    """Embed every bar of the selected symbols; returns the manifest (see module docstring).
+    On a Dask `engine` each symbol is a task; otherwise they run in this process."""
     store = BarStore(store_dir)
     tf = timeframe or store.default_timeframe()
     syms = symbols or store.symbols(tf)
@@ -239,7 +249,7 @@ def build_embeddings(
         }
     )
     plan = _plan(store, tf, syms, folder, manifest)
-    computed = _embed_plan(plan, model, manifest, lookback, batch_size, progress)
+    computed = _embed_plan(plan, model, manifest, lookback, batch_size, progress, engine)
     manifest["last_build"] = {"windows_computed": computed, "symbols": len(syms)}
     tmp = folder / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps(manifest, indent=2, default=str))
