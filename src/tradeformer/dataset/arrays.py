@@ -48,6 +48,21 @@ def release(x: np.ndarray) -> None:
         m.madvise(mmap.MADV_DONTNEED)
 
 
+class PageBound:
+    """Keeps a memory map's resident pages bounded while batches gather scattered rows: the
+    kernel maps up to 64 KiB of cached pages around every touched one (fault-around), so a
+    few thousand random rows would otherwise make the whole file resident. `tick()` once per
+    batch releases the pages every `every` batches (batches are copies: nothing breaks)."""
+
+    def __init__(self, x: np.ndarray, every: int = 16):
+        self.x, self.every, self.n = x, every, 0
+
+    def tick(self) -> None:
+        self.n += 1
+        if self.n % self.every == 0:
+            release(self.x)
+
+
 def finite_rows(x: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
     """(N,) True where every value of the row is finite, `chunk` rows at a time (no (N, K)
     temporary: the embedding may be a memory map)."""

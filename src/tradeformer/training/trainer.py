@@ -33,7 +33,7 @@ from rich.progress import Progress
 from torch import nn
 
 from tradeformer.config import TrainingConfig
-from tradeformer.dataset.arrays import release
+from tradeformer.dataset.arrays import PageBound, release
 from tradeformer.dataset.cross_section import date_codes
 from tradeformer.dataset.universe import Scaler, Universe, make_batch
 from tradeformer.evaluation.metrics import DateGroups, per_date_rank_ic
@@ -231,6 +231,7 @@ def train_model(
     ckpt = out_dir / "checkpoint.pt"
     st = _resume(ckpt, model, opt, sched, grad_scaler)
     step = _Step(model, net, opt, sched, grad_scaler, cfg, device)
+    pages = PageBound(u.embedding)
     with Progress(disable=not progress, transient=True) as bar:
         for epoch in range(st["epoch"], cfg.epochs if not st["done"] else 0):
             t0 = time.perf_counter()
@@ -244,7 +245,7 @@ def train_model(
             )
             task = bar.add_task(f"{label} epoch {epoch + 1}/{cfg.epochs}", total=steps_per_epoch)
             train_loss, wait_share = step.epoch(
-                Prefetcher(lambda r: _batch(u, r, cfg, scaler, codes, device), batches),
+                Prefetcher(lambda r: _batch(u, r, cfg, scaler, codes, device, pages), batches),
                 functools.partial(bar.advance, task),
             )
             bar.remove_task(task)
@@ -296,11 +297,12 @@ def _early_stopping(st: dict, model: nn.Module, score: float, epoch: int, cfg) -
     st["done"] = st["bad"] >= cfg.patience or epoch + 1 == cfg.epochs
 
 
-def _batch(u: Universe, r: np.ndarray, cfg, scaler: Scaler, codes: np.ndarray, device: str):
+def _batch(u: Universe, r: np.ndarray, cfg, scaler: Scaler, codes: np.ndarray, device: str, pages):
     """One batch's tensors and date groups (run off the training thread), or None if empty."""
     if len(r) == 0:
         return None
     b = _tensors(make_batch(u, r, cfg.lookback, scaler), device)
+    pages.tick()
     return b, _group_ids(codes[r], device), len(r)
 
 
@@ -446,8 +448,10 @@ def predict_models(
             model.to(device)  # `.to` walks every module: ~1.6 ms even when nothing moves
     keys = ("ret", "dir_prob", "uncertainty", "attn_entropy", "q_range")
     accs: list[dict[str, list]] = [{k: [] for k in keys} for _ in models]
+    pages = PageBound(u.embedding)
     for i in range(0, len(rows), batch_size):
         b = _tensors(make_batch(u, rows[i : i + batch_size], lookback, scaler), device)
+        pages.tick()
         for model, acc in zip(models, accs, strict=True):
             out = model(b["price"], b["embedding"], b["context"], outputs_only=True)
             acc["ret"].append(out.ret.float().cpu().numpy())
