@@ -33,23 +33,35 @@ class PeakRSS:
     """Peak resident set size of this process (and its children) while a phase runs."""
 
     def __init__(self, every: float = 0.05):
-        self.every, self.peak, self._stop = every, 0, threading.Event()
+        self.every, self.peak, self.peak_anon, self._stop = every, 0, 0, threading.Event()
         self.proc = psutil.Process()
 
-    def _rss(self) -> int:
-        total = self.proc.memory_info().rss
-        for c in self.proc.children(recursive=True):
+    def _sizes(self) -> tuple[int, int]:
+        """(RSS, RSS less file-backed pages) of this process and its children: the second
+        is the anonymous memory (the arrays); the first adds memory-mapped file pages that
+        are resident (reclaimable page cache, but counted in RSS)."""
+        rss = anon = 0
+        for p in [self.proc, *self.proc.children(recursive=True)]:
             with suppress(psutil.Error):
-                total += c.memory_info().rss
-        return total
+                m = p.memory_info()
+                rss, anon = rss + m.rss, anon + m.rss - m.shared
+        return rss, anon
+
+    def _rss(self) -> int:
+        return self._sizes()[0]
+
+    def _sample(self) -> None:
+        rss, anon = self._sizes()
+        self.peak, self.peak_anon = max(self.peak, rss), max(self.peak_anon, anon)
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
-            self.peak = max(self.peak, self._rss())
+            self._sample()
 
     @contextmanager
     def phase(self, name: str, out: dict):
-        self.peak = self._rss()
+        self.peak = self.peak_anon = 0
+        self._sample()
         self._stop.clear()
         t = threading.Thread(target=self._run, daemon=True)
         t.start()
@@ -58,8 +70,17 @@ class PeakRSS:
         seconds = time.perf_counter() - t0
         self._stop.set()
         t.join()
-        out[name] = {"seconds": seconds, "peak_rss_gb": max(self.peak, self._rss()) / 2**30}
-        print(f"  {name}: {seconds:.1f} s, peak RSS {out[name]['peak_rss_gb']:.2f} GB", flush=True)
+        self._sample()
+        out[name] = {
+            "seconds": seconds,
+            "peak_rss_gb": self.peak / 2**30,
+            "peak_anon_gb": self.peak_anon / 2**30,
+        }
+        print(
+            f"  {name}: {seconds:.1f} s, peak RSS {self.peak / 2**30:.2f} GB "
+            f"(anonymous {self.peak_anon / 2**30:.2f} GB)",
+            flush=True,
+        )
 
 
 def one_size(n: int, work: Path, storage: str) -> dict:
@@ -154,7 +175,7 @@ def report(results: list[dict]) -> None:
         cells = []
         for r in results:
             ratio = (r[p]["seconds"] / r["symbols"]) / (ref[p]["seconds"] / ref["symbols"])
-            cells.append(f"{r[p]['seconds']:6.1f}s x{ratio:4.2f} {r[p]['peak_rss_gb']:4.1f}G")
+            cells.append(f"{r[p]['seconds']:6.1f}s x{ratio:4.2f} {r[p]['peak_rss_gb']:4.2f}G")
         print(f"{p[:58]:58s} " + " ".join(f"{c:>16s}" for c in cells))
 
 

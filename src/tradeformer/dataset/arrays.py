@@ -1,6 +1,7 @@
-"""Memory-mapped arrays of a universe under the cache (the (N, 512) embedding and its
-cross-sectional normalisation): written once per content key, then opened read-only, so no
-stage holds them in RAM and the OS pages in only the rows a batch gathers."""
+"""Memory-mapped arrays of a universe under the cache (timestamps, prices, the 29 columns,
+labels, the (N, 512) embedding and its cross-sectional normalisation): written once per
+content key, then opened read-only (or copy-on-write), so no stage holds them in RAM and the
+OS pages in only the rows a batch gathers."""
 
 from __future__ import annotations
 
@@ -23,19 +24,37 @@ class ArrayStore:
     ) -> np.ndarray:
         """The array `name`: opened if a previous run wrote it, else written by `fill(out)`
         into a temporary file that is renamed into place (a killed write leaves none)."""
-        path = self.folder / f"{name}.npy"
-        if path.exists():
-            mm = np.load(path, mmap_mode="r")
-            if mm.shape == tuple(shape) and mm.dtype == np.dtype(dtype):
-                return mm
+        return self.group({name: (shape, dtype)}, lambda out: fill(out[name]))[name]
+
+    def group(
+        self,
+        specs: dict[str, tuple[tuple[int, ...], str]],
+        fill: Callable[[dict[str, np.ndarray]], None],
+        mode: str = "r",
+    ) -> dict[str, np.ndarray]:
+        """Several arrays filled in one pass (`specs`: name -> (shape, dtype)), opened with
+        `mode` (`r` read-only, `c` copy-on-write: in-place edits stay private to this
+        process and never reach the file)."""
+        paths = {n: self.folder / f"{n}.npy" for n in specs}
+        found = {n: np.load(p, mmap_mode=mode) for n, p in paths.items() if p.exists()}
+        if all(
+            n in found and found[n].shape == tuple(sh) and found[n].dtype == np.dtype(dt)
+            for n, (sh, dt) in specs.items()
+        ):
+            return found
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{name}.{os.getpid()}.tmp.npy")
-        out = open_memmap(tmp, mode="w+", dtype=dtype, shape=tuple(shape))
-        fill(out)
-        out.flush()
-        del out
-        os.replace(tmp, path)
-        return np.load(path, mmap_mode="r")
+        tmps = {n: p.with_name(f"{n}.{os.getpid()}.tmp.npy") for n, p in paths.items()}
+        outs = {
+            n: open_memmap(tmps[n], mode="w+", dtype=dt, shape=tuple(sh))
+            for n, (sh, dt) in specs.items()
+        }
+        fill(outs)
+        for n in specs:
+            outs[n].flush()
+        del outs
+        for n, p in paths.items():
+            os.replace(tmps[n], p)
+        return {n: np.load(p, mmap_mode=mode) for n, p in paths.items()}
 
 
 def release(x: np.ndarray) -> None:
@@ -69,5 +88,15 @@ def finite_rows(x: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
     out = np.empty(len(x), dtype=bool)
     for a in range(0, len(x), chunk):
         out[a : a + chunk] = np.isfinite(x[a : a + chunk]).all(axis=1)
-    release(x)
+        release(x)  # resident: one chunk's pages at a time, not the whole file
+    return out
+
+
+def gather_columns(x: np.ndarray, rows: np.ndarray, a: int, b: int, chunk: int = 1 << 16):
+    """`x[rows, a:b]`, gathered `chunk` rows at a time with a memory map's pages released
+    after each chunk (the same values; only what stays resident differs)."""
+    out = np.empty((len(rows), b - a), dtype=x.dtype)
+    for i in range(0, len(rows), chunk):
+        out[i : i + chunk] = x[rows[i : i + chunk], a:b]
+        release(x)
     return out

@@ -126,9 +126,13 @@ def _embeddings(
     return Path(em["path"]), info, local
 
 
-def _array_store(cfg: ExperimentConfig, data_fp: str, emb_info: dict, symbols) -> ArrayStore:
-    """Where this universe's memory-mapped arrays live: one folder per content key."""
-    key = stable_hash([data_fp, emb_info.get("key"), list(symbols), cfg.embedding.storage])
+def _array_store(
+    cfg: ExperimentConfig, data_fp: str, emb_info: dict, symbols, features_dir
+) -> ArrayStore:
+    """Where this universe's memory-mapped arrays live: one folder per content key (the bars,
+    the feature build, which names the features config and labels, the embeddings)."""
+    parts = [data_fp, Path(features_dir).name, emb_info.get("key"), list(symbols)]
+    key = stable_hash([*parts, cfg.embedding.storage, list(cfg.features.horizons)])
     return ArrayStore(Path(cfg.cache_dir) / "universe" / key)
 
 
@@ -179,7 +183,7 @@ def prepare_data(
             cfg, store, tf, symbols, calendar, progress, engine
         )
         data_fp = store.fingerprint(tf, symbols)
-        arrays = _array_store(cfg, data_fp, emb_info, symbols)
+        arrays = _array_store(cfg, data_fp, emb_info, symbols, fdir)
         u = load_universe(
             store.root,
             fdir,
@@ -232,7 +236,9 @@ def open_prepared(
         if d is not None and not d.exists():
             raise StageError(f"{run_dir}: cached {d} is gone; rerun the data stage")
     horizons = tuple(r["horizons"])
-    arrays = _array_store(cfg, r["data_fingerprint"], r["embedding"], r["symbols"])
+    arrays = _array_store(
+        cfg, r["data_fingerprint"], r["embedding"], r["symbols"], r["features_dir"]
+    )
     u = load_universe(
         store.root,
         Path(r["features_dir"]),

@@ -16,7 +16,7 @@ from safetensors.numpy import load_file, save_file
 
 from tradeformer.data.schema import TIMESTAMP, to_ns
 from tradeformer.data.store import BarStore
-from tradeformer.dataset.arrays import ArrayStore, finite_rows, release
+from tradeformer.dataset.arrays import ArrayStore, finite_rows, gather_columns, release
 from tradeformer.features.columns import CLASSICAL_COLUMNS, WARMUP_BARS
 from tradeformer.features.foundation.cache import load_embeddings
 from tradeformer.features.pipeline import load_features
@@ -80,13 +80,62 @@ def load_universe(
     embedding_dtype: str = "float32",
 ) -> Universe:
     """The universe of a store + feature build + embedding cache (training). With `arrays`,
-    the embedding is one memory map there (filled symbol by symbol, written once per key),
-    else an array; either way no per-symbol copy is concatenated in RAM."""
+    every per-row column is a memory map there (filled symbol by symbol, written once per
+    key; prices, columns and labels copy-on-write), else an array; either way no per-symbol
+    copy is concatenated in RAM."""
     store = BarStore(store_dir)
-    parts = [(s, store.read(s, timeframe), load_features(features_dir, s), None) for s in symbols]
-    lengths = [len(p[1]) for p in parts]
+    if arrays is None:
+        parts = [
+            (s, store.read(s, timeframe), load_features(features_dir, s), None) for s in symbols
+        ]
+        lengths = [len(p[1]) for p in parts]
+        emb = _embedding_matrix(embeddings_dir, symbols, lengths, arrays, embedding_dtype)
+        return build_universe(parts, horizons=horizons, lookback=lookback, embedding=emb)
+    entries = store.manifest["entries"][timeframe]
+    lengths = [int(entries[s].get("rows") or len(store.read(s, timeframe))) for s in symbols]
+    n, h = sum(lengths), len(horizons)
+    specs = {
+        "timestamps": ((n,), "int64"),
+        "ohlcv": ((n, len(OHLCV)), "float64"),
+        "context": ((n, len(CLASSICAL_COLUMNS)), "float32"),
+        "ret": ((n, h), "float32"),
+        "dir": ((n, h), "float32"),
+    }
+
+    def fill(out: dict[str, np.ndarray]) -> None:
+        a = 0
+        for s, k in zip(symbols, lengths, strict=True):
+            bars, table = store.read(s, timeframe), load_features(features_dir, s)
+            if len(bars) != k or len(table) != k:
+                raise ValueError(f"{s}: {len(bars)} bars, {len(table)} feature rows, {k} stored")
+            for name, v in _columns(bars, table, horizons).items():
+                out[name][a : a + k] = v
+            a += k
+
+    cols = arrays.group(specs, fill, mode="c")
     emb = _embedding_matrix(embeddings_dir, symbols, lengths, arrays, embedding_dtype)
-    return build_universe(parts, horizons=horizons, lookback=lookback, embedding=emb)
+    return assemble_universe(
+        list(symbols),
+        np.asarray(lengths, dtype=np.int64),
+        *(cols[k] for k in ("timestamps", "ohlcv", "context")),
+        emb,
+        cols["ret"],
+        cols["dir"],
+        horizons=horizons,
+        lookback=lookback,
+    )
+
+
+def _columns(bars: pd.DataFrame, table: pd.DataFrame, horizons) -> dict[str, np.ndarray]:
+    """One symbol's per-row columns (the same conversions as `build_universe`)."""
+    n = len(bars)
+    return {
+        "timestamps": to_ns(bars[TIMESTAMP]),
+        "ohlcv": bars[list(OHLCV)].to_numpy(dtype="float64"),
+        "context": table[list(CLASSICAL_COLUMNS)].to_numpy(dtype="float32"),
+        "ret": _labels(table, "ret", horizons, n),
+        "dir": _labels(table, "dir", horizons, n),
+    }
 
 
 def _embedding_matrix(folder, symbols, lengths, arrays, dtype) -> np.ndarray:
@@ -104,6 +153,7 @@ def _embedding_matrix(folder, symbols, lengths, arrays, dtype) -> np.ndarray:
                 raise ValueError(f"{s}: {len(part)} embedded rows, {n} bars")
             out[start : start + n] = part
             start += n
+            release(out)  # written pages stay in the page cache, not in this process
 
     if arrays is None:
         out = np.empty(shape, dtype=dtype)
@@ -128,15 +178,15 @@ def build_universe(
         if len(table) != len(bars):
             raise ValueError(f"{s}: feature table has {len(table)} rows, bars {len(bars)}")
         n = len(bars)
-        cols["ts"].append(to_ns(bars[TIMESTAMP]))
-        cols["px"].append(bars[list(OHLCV)].to_numpy(dtype="float64"))
-        cols["ctx"].append(table[list(CLASSICAL_COLUMNS)].to_numpy(dtype="float32"))
+        c = _columns(bars, table, horizons)
+        for key, name in (("ts", "timestamps"), ("px", "ohlcv"), ("ctx", "context")):
+            cols[key].append(c[name])
         if embedding is None:
             cols["emb"].append(
                 np.zeros((n, 0), dtype="float32") if emb is None else emb.astype("float32")
             )
-        cols["ret"].append(_labels(table, "ret", horizons, n))
-        cols["dir"].append(_labels(table, "dir", horizons, n))
+        cols["ret"].append(c["ret"])
+        cols["dir"].append(c["dir"])
         lengths.append(n)
     cat = {k: np.concatenate(v) for k, v in cols.items() if v}
     if embedding is not None:
@@ -259,8 +309,9 @@ def _column_blocks(stats, x: np.ndarray, rows: np.ndarray, block: int = 32):
     """`stats(x[rows])` computed `block` columns at a time (each column's statistics depend
     on that column alone): a (rows, 32) copy at a time instead of the (rows, 512) one."""
     if x.shape[1] <= block:
-        return stats(x[rows])
-    parts = [stats(x[rows, a : a + block]) for a in range(0, x.shape[1], block)]
+        return stats(gather_columns(x, rows, 0, x.shape[1]))
+    k = x.shape[1]
+    parts = [stats(gather_columns(x, rows, a, min(a + block, k))) for a in range(0, k, block)]
     return tuple(np.concatenate([p[i] for p in parts]) for i in range(2))
 
 
