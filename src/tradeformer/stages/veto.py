@@ -33,6 +33,26 @@ def member_diagnostics(ctx: RunContext) -> dict[str, tuple[str, ...]]:
     return {name: type(model).veto_diagnostics for name, (_, model) in members.items()}
 
 
+def _joined(folds: list[tuple[int, np.ndarray, dict]]) -> tuple[np.ndarray, dict]:
+    """The folds' rows and member predictions, concatenated in fold order."""
+    rows = np.concatenate([r for _, r, _ in folds])
+    first = folds[0][2]
+    preds = {
+        m: {k: np.concatenate([p[m][k] for _, _, p in folds]) for k in first[m]} for m in first
+    }
+    return rows, preds
+
+
+def _predict_in_chunks(booster, features, rows, preds, best, chunk: int = 1 << 16):
+    """The booster's probabilities of `rows`, their feature matrix built `chunk` rows at a
+    time (each row's prediction depends on its own features only)."""
+    out = []
+    for a in range(0, len(rows), chunk):
+        part = {m: {k: v[a : a + chunk] for k, v in p.items()} for m, p in preds.items()}
+        out.append(booster.predict(features(rows[a : a + chunk], part), num_iteration=best))
+    return np.concatenate(out) if out else np.zeros(0)
+
+
 def run(ctx: RunContext) -> None:
     cfg, u, hi = ctx.cfg, ctx.data.universe, ctx.horizon_index
     parts = load_predictions(require(ctx.run_dir, PREDICTIONS, "deep"))
@@ -43,17 +63,21 @@ def run(ctx: RunContext) -> None:
     def features(rows, preds):
         return veto_features(u.context[rows], u.embedding[rows], preds, diags, hi)
 
-    xs = [features(rows, p) for _, rows, p in folds]
     ys = [veto_labels(p, u.y_dir[rows], hi, cfg.ensemble, codes[rows]) for _, rows, p in folds]
     names = veto_feature_names(u.horizons, u.embedding.shape[1], diags, u.context_names)
+    # one matrix for the earlier folds' rows (not one per fold and then their concatenation)
+    x_train = features(*_joined(folds[:-1]))
+    x_valid = features(folds[-1][1], folds[-1][2])
     booster = train_veto(
-        np.concatenate(xs[:-1]), np.concatenate(ys[:-1]), xs[-1], ys[-1], names, cfg.veto, cfg.seed
+        x_train, np.concatenate(ys[:-1]), x_valid, ys[-1], names, cfg.veto, cfg.seed
     )
+    del x_train  # before the test rows' matrix is built
     save_veto(booster, ctx.run_dir / "veto")
     best = booster.best_iteration or None
     test_rows, test_preds = parts["test"]
-    test_prob = booster.predict(features(test_rows, test_preds), num_iteration=best)
-    valid_prob = booster.predict(xs[-1], num_iteration=best)
+    valid_prob = booster.predict(x_valid, num_iteration=best)
+    del x_valid
+    test_prob = _predict_in_chunks(booster, features, test_rows, test_preds, best)
     threshold = coverage_threshold(valid_prob, cfg.veto)
     rets = member_outputs(test_preds, "ret", hi)
     decisions = decide(rets, test_prob, cfg.ensemble, threshold, codes[test_rows])

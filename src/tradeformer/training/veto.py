@@ -64,10 +64,13 @@ def veto_features(
     for m, d in veto_inputs(members):
         v = preds[m][d]
         diags.append(v[:, horizon_index] if v.ndim == 2 else v)
-    rets = [preds[m]["ret"] for m in members]
-    return np.concatenate([context, embedding, *rets, np.stack(diags, axis=1)], axis=1).astype(
-        "float32"
-    )
+    blocks = [context, embedding, *(preds[m]["ret"] for m in members), np.stack(diags, axis=1)]
+    out = np.empty((len(context), sum(b.shape[1] for b in blocks)), dtype="float32")
+    a = 0
+    for b in blocks:  # written in place: no concatenated temporary, no second float32 copy
+        out[:, a : a + b.shape[1]] = b
+        a += b.shape[1]
+    return out
 
 
 def veto_labels(
