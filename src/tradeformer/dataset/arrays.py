@@ -30,13 +30,15 @@ class ArrayStore:
         self,
         specs: dict[str, tuple[tuple[int, ...], str]],
         fill: Callable[[dict[str, np.ndarray]], None],
-        mode: str = "r",
+        modes: dict[str, str] | None = None,
     ) -> dict[str, np.ndarray]:
-        """Several arrays filled in one pass (`specs`: name -> (shape, dtype)), opened with
-        `mode` (`r` read-only, `c` copy-on-write: in-place edits stay private to this
-        process and never reach the file)."""
+        """Several arrays filled in one pass (`specs`: name -> (shape, dtype)), each opened
+        with its `modes` entry: `r` read-only (the default), or `c` copy-on-write (in-place
+        edits stay private to this process and never reach the file; never `release` those:
+        it would drop the edits)."""
         paths = {n: self.folder / f"{n}.npy" for n in specs}
-        found = {n: np.load(p, mmap_mode=mode) for n, p in paths.items() if p.exists()}
+        mode = {n: (modes or {}).get(n, "r") for n in specs}
+        found = {n: np.load(p, mmap_mode=mode[n]) for n, p in paths.items() if p.exists()}
         if all(
             n in found and found[n].shape == tuple(sh) and found[n].dtype == np.dtype(dt)
             for n, (sh, dt) in specs.items()
@@ -54,7 +56,7 @@ class ArrayStore:
         del outs
         for n, p in paths.items():
             os.replace(tmps[n], p)
-        return {n: np.load(p, mmap_mode=mode) for n, p in paths.items()}
+        return {n: np.load(p, mmap_mode=mode[n]) for n, p in paths.items()}
 
 
 def release(x: np.ndarray) -> None:
@@ -71,15 +73,17 @@ class PageBound:
     """Keeps a memory map's resident pages bounded while batches gather scattered rows: the
     kernel maps up to 64 KiB of cached pages around every touched one (fault-around), so a
     few thousand random rows would otherwise make the whole file resident. `tick()` once per
-    batch releases the pages every `every` batches (batches are copies: nothing breaks)."""
+    batch releases the pages every `every` batches (batches are copies: nothing breaks).
+    Only for read-only maps (a copy-on-write map's edited pages would be dropped)."""
 
-    def __init__(self, x: np.ndarray, every: int = 16):
-        self.x, self.every, self.n = x, every, 0
+    def __init__(self, *arrays: np.ndarray, every: int = 4):
+        self.arrays, self.every, self.n = arrays, every, 0
 
     def tick(self) -> None:
         self.n += 1
         if self.n % self.every == 0:
-            release(self.x)
+            for x in self.arrays:
+                release(x)
 
 
 def finite_rows(x: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:

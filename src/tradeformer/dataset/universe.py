@@ -81,7 +81,7 @@ def load_universe(
 ) -> Universe:
     """The universe of a store + feature build + embedding cache (training). With `arrays`,
     every per-row column is a memory map there (filled symbol by symbol, written once per
-    key; prices, columns and labels copy-on-write), else an array; either way no per-symbol
+    key; read-only, the labels copy-on-write), else an array; either way no per-symbol
     copy is concatenated in RAM."""
     store = BarStore(store_dir)
     if arrays is None:
@@ -112,7 +112,7 @@ def load_universe(
                 out[name][a : a + k] = v
             a += k
 
-    cols = arrays.group(specs, fill, mode="c")
+    cols = arrays.group(specs, fill, modes={"ret": "c", "dir": "c"})  # labels: editable
     emb = _embedding_matrix(embeddings_dir, symbols, lengths, arrays, embedding_dtype)
     return assemble_universe(
         list(symbols),

@@ -136,9 +136,11 @@ def evaluate_loss(
     sums: dict[str, float] = {}
     preds = []
     n = 0
+    pages = PageBound(u.embedding, u.context, u.ohlcv)
     for i in range(0, len(rows), cfg.batch_size):
         r = rows[i : i + cfg.batch_size]
         b = _tensors(make_batch(u, r, cfg.lookback, scaler), device)
+        pages.tick()
         with _autocast(device, cfg.precision):
             loss, parts, out = batch_loss(model, model, b, _group_ids(codes[r], device), cfg)
         preds.append(out.ret.float().cpu().numpy())
@@ -231,7 +233,7 @@ def train_model(
     ckpt = out_dir / "checkpoint.pt"
     st = _resume(ckpt, model, opt, sched, grad_scaler)
     step = _Step(model, net, opt, sched, grad_scaler, cfg, device)
-    pages = PageBound(u.embedding)
+    pages = PageBound(u.embedding, u.context, u.ohlcv)
     with Progress(disable=not progress, transient=True) as bar:
         for epoch in range(st["epoch"], cfg.epochs if not st["done"] else 0):
             t0 = time.perf_counter()
@@ -448,7 +450,7 @@ def predict_models(
             model.to(device)  # `.to` walks every module: ~1.6 ms even when nothing moves
     keys = ("ret", "dir_prob", "uncertainty", "attn_entropy", "q_range")
     accs: list[dict[str, list]] = [{k: [] for k in keys} for _ in models]
-    pages = PageBound(u.embedding)
+    pages = PageBound(u.embedding, u.context, u.ohlcv)
     for i in range(0, len(rows), batch_size):
         b = _tensors(make_batch(u, rows[i : i + batch_size], lookback, scaler), device)
         pages.tick()
