@@ -14,7 +14,7 @@ from tradeformer.stages.context import RunContext
 from tradeformer.stages.deep import fold_parts
 from tradeformer.training.ensemble import decide, member_outputs
 from tradeformer.training.frames import build_test_frame
-from tradeformer.training.run_metrics import run_metrics
+from tradeformer.training.run_metrics import concat_parts, run_metrics
 from tradeformer.training.veto import (
     coverage_threshold,
     save_veto,
@@ -31,16 +31,6 @@ def member_diagnostics(ctx: RunContext) -> dict[str, tuple[str, ...]]:
     """{member: the diagnostics its class hands the veto}, in ensemble order."""
     members, _ = load_members(require(ctx.run_dir, FINAL, "deep"))
     return {name: type(model).veto_diagnostics for name, (_, model) in members.items()}
-
-
-def _joined(folds: list[tuple[int, np.ndarray, dict]]) -> tuple[np.ndarray, dict]:
-    """The folds' rows and member predictions, concatenated in fold order."""
-    rows = np.concatenate([r for _, r, _ in folds])
-    first = folds[0][2]
-    preds = {
-        m: {k: np.concatenate([p[m][k] for _, _, p in folds]) for k in first[m]} for m in first
-    }
-    return rows, preds
 
 
 def _predict_in_chunks(booster, features, rows, preds, best, chunk: int = 1 << 16):
@@ -66,7 +56,7 @@ def run(ctx: RunContext) -> None:
     ys = [veto_labels(p, u.y_dir[rows], hi, cfg.ensemble, codes[rows]) for _, rows, p in folds]
     names = veto_feature_names(u.horizons, u.embedding.shape[1], diags, u.context_names)
     # one matrix for the earlier folds' rows (not one per fold and then their concatenation)
-    x_train = features(*_joined(folds[:-1]))
+    x_train = features(*concat_parts(folds[:-1]))
     x_valid = features(folds[-1][1], folds[-1][2])
     booster = train_veto(
         x_train, np.concatenate(ys[:-1]), x_valid, ys[-1], names, cfg.veto, cfg.seed
