@@ -230,10 +230,9 @@ def train_model(
     else:
         val_eval = _subsample(val_rows, cfg.max_eval_samples, eval_rng)
 
-    ckpt = out_dir / "checkpoint.pt"
-    st = _resume(ckpt, model, opt, sched, grad_scaler)
+    st = _resume(ckpt := out_dir / "checkpoint.pt", model, opt, sched, grad_scaler)
     step = _Step(model, net, opt, sched, grad_scaler, cfg, device)
-    pages = PageBound(u.embedding, u.context, u.ohlcv)
+    pages = PageBound(u.embedding, u.context, u.ohlcv)  # resident pages bounded (arrays.py)
     with Progress(disable=not progress, transient=True) as bar:
         for epoch in range(st["epoch"], cfg.epochs if not st["done"] else 0):
             t0 = time.perf_counter()
