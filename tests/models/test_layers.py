@@ -42,6 +42,34 @@ def test_rope_scores_depend_only_on_relative_position():
     torch.testing.assert_close(rope(x).norm(dim=-1), x.norm(dim=-1))
 
 
+def test_rope_complex_product_equals_the_pairwise_rotation():
+    """The float32 fast path (one complex product, cached rotations) is the real formula."""
+    rope = RotaryEmbedding(16)
+    x = torch.randn(2, 3, 9, 16)
+    pos = torch.arange(9)
+    cos, sin = rope.angles(pos)
+    x1, x2 = x[..., 0::2], x[..., 1::2]
+    ref = torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).flatten(-2)
+    torch.testing.assert_close(rope(x), ref)
+    cos4, sin4 = rope.angles(pos + 4)  # explicit positions: not the cached 0..T-1
+    shifted = torch.stack((x1 * cos4 - x2 * sin4, x1 * sin4 + x2 * cos4), dim=-1).flatten(-2)
+    torch.testing.assert_close(rope(x, pos + 4), shifted)
+    torch.testing.assert_close(rope(x.bfloat16()).float(), ref, rtol=2e-2, atol=2e-2)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_rope_attention_without_weights_gives_the_same_output(masked):
+    """Layers whose weights are not read run fused (SDPA in eval); same output."""
+    torch.manual_seed(0)
+    attn = RopeSelfAttention(32, 4, dropout=0.1).eval()
+    x = torch.randn(3, 7, 32)
+    mask = torch.ones(7, 7, dtype=torch.bool).triu(1) if masked else None
+    full, w = attn(x, mask)
+    fused, none = attn(x, mask, need_weights=False)
+    assert w.shape == (3, 4, 7, 7) and none is None
+    torch.testing.assert_close(fused, full, rtol=1e-5, atol=1e-6)
+
+
 def test_rope_attention_rows_sum_to_one_and_mask():
     attn = RopeSelfAttention(32, 4)
     x = torch.randn(3, 7, 32)
@@ -72,11 +100,50 @@ def test_grn_projects_skip_when_widths_differ():
 
 def test_vsn_weights_per_variable_sum_to_one():
     emb = VariableEmbedding(6, 4)
-    vsn = VariableSelectionNetwork(6, 4, 16, d_context=8)
-    sel, w = vsn(emb(torch.randn(2, 10, 6)), torch.randn(2, 8))
-    assert sel.shape == (2, 10, 16)
-    assert w.shape == (2, 10, 6)
-    torch.testing.assert_close(w.sum(-1), torch.ones(2, 10))
+    for encoder in ("grn", "linear"):
+        vsn = VariableSelectionNetwork(6, 4, 16, d_context=8, encoder=encoder)
+        sel, w = vsn(torch.randn(2, 10, 6), emb, torch.randn(2, 8))
+        assert sel.shape == (2, 10, 16)
+        assert w.shape == (2, 10, 6)
+        torch.testing.assert_close(w.sum(-1), torch.ones(2, 10))
+    with pytest.raises(ValueError, match="variable encoder"):
+        VariableSelectionNetwork(6, 4, 16, encoder="mlp")
+
+
+@pytest.mark.parametrize("d_out", [5, 24])  # a projected skip (24 != 6 x 4) and the identity
+def test_grn_on_folded_scalar_embeddings_equals_the_grn_on_the_embeddings(d_out):
+    """`forward_embedded` folds the per-variable affine embedding into the GRN's first linear
+    maps: outputs and every gradient equal the GRN applied to the formed embeddings."""
+    torch.manual_seed(0)
+    emb = VariableEmbedding(6, 4).double()  # float64: the two orders of summation agree
+    with torch.no_grad():
+        emb.bias.normal_()
+    grn = GatedResidualNetwork(6 * 4, 16, d_out, d_context=8).double().eval()
+    values, ctx = torch.randn(3, 7, 6).double(), torch.randn(3, 1, 8).double()
+    params = [*emb.parameters(), *grn.parameters()]
+
+    def run(fn):
+        out = fn()
+        grads = torch.autograd.grad(out.square().sum(), params, allow_unused=True)
+        return out, grads
+
+    ref, ref_g = run(lambda: grn(emb(values).flatten(-2), ctx.expand(3, 7, 8)))
+    new, new_g = run(lambda: grn.forward_embedded(values, emb.weight, emb.bias, ctx))
+    torch.testing.assert_close(new, ref, rtol=1e-10, atol=1e-12)
+    for a, b in zip(new_g, ref_g, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-11)
+
+
+def test_linear_variable_encoder_is_the_weighted_sum_of_affine_maps():
+    from tradeformer.models.layers.vsn import LinearVariables
+
+    torch.manual_seed(0)
+    enc = LinearVariables(5, 3)
+    with torch.no_grad():
+        enc.bias.normal_()
+    x, w = torch.randn(2, 4, 5), torch.softmax(torch.randn(2, 4, 5), -1)
+    per_var = x.unsqueeze(-1) * enc.weight + enc.bias  # (2, 4, 5, 3)
+    torch.testing.assert_close(enc.weighted_sum(x, w), (per_var * w.unsqueeze(-1)).sum(-2))
 
 
 def test_patch_and_tcn_shapes():
@@ -85,6 +152,29 @@ def test_patch_and_tcn_shapes():
     with pytest.raises(ValueError, match="multiple"):
         p(torch.randn(2, 115, 5))
     assert TCN(16, 3)(torch.randn(2, 12, 16)).shape == (2, 12, 16)
+
+
+def test_patch_embedding_equals_the_strided_convolution():
+    torch.manual_seed(0)
+    p = PatchEmbedding(5, 16, 10)
+    x = torch.randn(2, 120, 5)
+    ref = p.proj(x.transpose(1, 2)).transpose(1, 2)
+    torch.testing.assert_close(p(x), ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(256, 13, 13), (7, 34), (2, 4, 5, 120)])
+def test_cpu_softmax_equals_torch_softmax(shape):
+    from tradeformer.models.layers.softmax import softmax
+
+    x = (torch.randn(*shape, dtype=torch.float64) * 3).requires_grad_()
+    if len(shape) == 4:  # a causal mask's -inf entries
+        x = x.masked_fill(torch.ones(shape[-2], shape[-1], dtype=torch.bool).triu(1), -torch.inf)
+    g = torch.randn(*shape, dtype=torch.float64)
+    ours, ref = softmax(x), torch.softmax(x, dim=-1)
+    torch.testing.assert_close(ours, ref)
+    (d_ours,) = torch.autograd.grad(ours, x, g)
+    (d_ref,) = torch.autograd.grad(ref, x, g)
+    torch.testing.assert_close(d_ours, d_ref)
 
 
 def test_entropy_bounds():

@@ -182,3 +182,53 @@ def test_training_on_the_last_bar_only_gives_the_same_loss_and_gradients(name, b
     (full_loss, full_grads), (last_loss, last_grads) = results
     torch.testing.assert_close(last_loss, full_loss, rtol=1e-6, atol=1e-7)
     torch.testing.assert_close(last_grads, full_grads, rtol=1e-4, atol=1e-6)
+
+
+def _unfolded_vsn(vsn, values, embedding, context):
+    """The variable selection as the paper writes it: embeddings formed, context expanded."""
+    x = embedding(values)
+    b, t, v, d = x.shape
+    logits = vsn.weights_grn(x.reshape(b, t, v * d), context.unsqueeze(1).expand(b, t, -1))
+    w = torch.softmax(logits, dim=-1)
+    return vsn.project(vsn.var_grns.weighted_sum(x, w)), w
+
+
+@pytest.mark.parametrize("preset", ["small", "spec"])
+def test_tft_fast_variable_selection_equals_the_unfolded_one(preset, batch, monkeypatch):
+    """TFT-XL's folded variable selection (no embeddings formed for the selection weights, one
+    context projection per sample) gives the forward outputs and every gradient of the plain
+    computation on a fixed real batch."""
+    torch.manual_seed(0)
+    model = build_model("tft", preset).eval()
+    n = 4 if preset == "spec" else 16
+    args = (batch["price"][:n], batch["embedding"][:n], batch["context"][:n])
+    runs = []
+    for fast in (True, False):
+        if not fast:
+            vsn = model.vsn
+            monkeypatch.setattr(vsn, "forward", lambda v, e, c, m=vsn: _unfolded_vsn(m, v, e, c))
+        model.zero_grad()
+        out = model(*args)
+        model.loss(out, batch["ret"][:n], batch["dir"][:n])[0].backward()
+        grads = {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}
+        runs.append((out, grads))
+    (fast, fast_g), (ref, ref_g) = runs
+    for k in ("ret", "dir_logit", "uncertainty", "var_weights_t", "attention"):
+        torch.testing.assert_close(getattr(fast, k), getattr(ref, k), rtol=1e-5, atol=1e-6)
+    assert fast_g.keys() == ref_g.keys()
+    scale = max(g.abs().max() for g in ref_g.values())
+    for k in ref_g:
+        torch.testing.assert_close(fast_g[k], ref_g[k], rtol=1e-4, atol=1e-6 * scale)
+
+
+def test_tft_linear_variable_encoder_is_a_config_switch(batch):
+    """The named cheaper variant: no per-variable GRNs, same outputs and selection weights."""
+    grn, linear = make("tft"), make("tft", variable_encoder="linear")
+    assert not hasattr(linear.vsn, "var_grns") and hasattr(grn.vsn, "var_grns")
+    assert count_parameters(linear) < count_parameters(grn)
+    out = linear.train()(batch["price"][:8], batch["embedding"][:8], batch["context"][:8])
+    assert out.var_weights.shape == (8, 34)
+    linear.loss(out, batch["ret"][:8], batch["dir"][:8])[0].backward()
+    assert all(p.grad is not None for p in linear.parameters())
+    with pytest.raises(ValueError, match="variable encoder"):
+        make("tft", variable_encoder="mlp")

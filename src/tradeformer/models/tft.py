@@ -40,6 +40,7 @@ class TFTConfig(PresetConfig):
     hidden: int = 256
     var_dim: int = 16
     select_dim: int | None = None  # None: per-variable GRNs output `hidden` (the paper)
+    variable_encoder: str = "grn"  # "grn" (the paper) or "linear" (cheaper, see layers/vsn.py)
     n_heads: int = 8
     lstm_layers: int = 2
     attn_layers: int = 3
@@ -111,7 +112,13 @@ class TFTXL(ForecastModel):
         )  # variable selection, enrichment, LSTM h0, LSTM c0
         self.embed = VariableEmbedding(self.n_vars, c.var_dim)
         self.vsn = VariableSelectionNetwork(
-            self.n_vars, c.var_dim, h, d_context=h, dropout=c.dropout, select_dim=c.select_dim
+            self.n_vars,
+            c.var_dim,
+            h,
+            d_context=h,
+            dropout=c.dropout,
+            select_dim=c.select_dim,
+            encoder=c.variable_encoder,
         )
         self.lstm = nn.LSTM(
             h,
@@ -162,15 +169,15 @@ class TFTXL(ForecastModel):
             static = self.static_vector.expand(b, -1)
         c_sel, c_enr, c_h, c_c = (g(static) for g in self.static_contexts)
 
-        x = self.embed(torch.cat([price, ctx], dim=-1))  # (B, L, V, var_dim)
-        selected, w_var = self.vsn(x, c_sel)  # (B, L, h), (B, L, V)
+        values = torch.cat([price, ctx], dim=-1)  # (B, L, V)
+        selected, w_var = self.vsn(values, self.embed, c_sel)  # (B, L, h), (B, L, V)
         state = (
             c_h.unsqueeze(0).repeat(c.lstm_layers, 1, 1).contiguous(),
             c_c.unsqueeze(0).repeat(c.lstm_layers, 1, 1).contiguous(),
         )
         lstm_out, _ = self.lstm(selected, state)
         temporal = self.lstm_norm(selected + self.lstm_gate(lstm_out))
-        z = self.enrichment(temporal, c_enr.unsqueeze(1).expand(-1, length, -1))
+        z = self.enrichment(temporal, c_enr.unsqueeze(1))
 
         causal = torch.ones(length, length, dtype=torch.bool, device=price.device).triu(1)
         w_attn = None

@@ -78,8 +78,10 @@ class EncoderLayer(nn.Module):
         )
         self.dropout = Dropout(dropout)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        y, w = self.attn(self.norm1(x))
+    def forward(
+        self, x: torch.Tensor, need_weights: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        y, w = self.attn(self.norm1(x), need_weights=need_weights)
         x = x + self.dropout(y)
         x = x + self.dropout(self.ffn(self.norm2(x)))
         return x, w
@@ -128,28 +130,30 @@ class TimeFormerXL(ForecastModel):
         context: torch.Tensor | None = None,
         outputs_only: bool = False,
     ) -> ModelOutput:
-        """`outputs_only` is accepted for symmetry with TFT-XL: the pooled head uses every
-        token, so there is nothing to skip."""
+        """Only the last encoder layer's attention weights are formed (they give `attention`
+        and `attn_entropy`); the other attentions run fused. `outputs_only` also skips the
+        cross-attention weights (`cross_attention` is then None); the pooled head uses every
+        token, so no token is skipped."""
         c = self.config
         b, _, ctx = self.check_inputs(price, embedding, context)
         tokens = self.patch(torch.cat([price, ctx], dim=-1))  # (B, P, d)
         ctx_tok = self.context_token(ctx[:, -1])  # the prediction bar's context
         x = self.norm_in(torch.cat([ctx_tok.unsqueeze(1), tokens], dim=1))  # context first
-        y, _ = self.patch_attn(x)
+        y, _ = self.patch_attn(x, need_weights=False)
         x = x + self.dropout(y)
 
         cross_w = None
         if embedding is not None:
             mem = self.memory_norm(self.memory(embedding).view(b, c.n_memory_tokens, c.d_model))
-            y, cross_w = self.cross(self.cross_norm(x), mem)
+            y, cross_w = self.cross(self.cross_norm(x), mem, need_weights=not outputs_only)
             x = x + self.dropout(y)
 
         x = torch.cat([x[:, :1], self.tcn(x[:, 1:])], dim=1)  # TCN over the patches
         w = None
-        for layer in self.encoder:
-            x, w = layer(x)
+        for i, layer in enumerate(self.encoder):
+            x, w = layer(x, need_weights=i == len(self.encoder) - 1)
         for grn in self.grns:
-            x = grn(x, x[:, :1].expand_as(x))
+            x = grn(x, x[:, :1])  # context token, broadcast over the sequence
         pooled = torch.cat([x[:, 0], x[:, 1:].mean(dim=1), x[:, -1]], dim=-1)
         h = self.head(pooled).view(b, 3, c.n_horizons)
         ret_norm, log_var, dir_logit = h[:, 0], h[:, 1], h[:, 2]

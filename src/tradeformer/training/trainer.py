@@ -273,9 +273,11 @@ def train_model(
 
 
 def _optimiser(model: nn.Module, cfg: TrainingConfig, device: str, steps_per_epoch: int):
-    """AdamW (decay groups), the OneCycle schedule, and a GradScaler that is on for fp16 only
+    """Fused AdamW (decay groups), the OneCycle schedule, and a GradScaler that is on for fp16 only
     (fp16 gradients underflow without loss scaling; bf16 and fp32 need none)."""
-    opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr)
+    # fused: one kernel over all parameters (on 2 CPU cores the per-tensor foreach steps were
+    # 7-10 ms of a 40 ms TFT-XL step); the same AdamW update within float rounding
+    opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, fused=True)
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt,
         max_lr=cfg.max_lr,

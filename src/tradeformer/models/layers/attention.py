@@ -6,10 +6,12 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from tradeformer.models.layers.dropout import Dropout
 from tradeformer.models.layers.rope import RotaryEmbedding
+from tradeformer.models.layers.softmax import softmax
 
 
 def attention_entropy(weights: torch.Tensor) -> torch.Tensor:
@@ -19,7 +21,12 @@ def attention_entropy(weights: torch.Tensor) -> torch.Tensor:
 
 
 class RopeSelfAttention(nn.Module):
-    """Multi-head self-attention with rotary embeddings on q and k; returns (out, weights)."""
+    """Multi-head self-attention with rotary embeddings on q and k; returns (out, weights).
+
+    `need_weights=False` returns weights None (for layers whose weights nobody reads) and,
+    without dropout (eval), computes the output with torch's fused scaled-dot-product attention;
+    in training, attention dropout keeps the explicit form, whose masks (`layers/dropout.py`)
+    cost a fraction of SDPA's Bernoulli draws on a CPU."""
 
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0):
         super().__init__()
@@ -32,17 +39,21 @@ class RopeSelfAttention(nn.Module):
         self.dropout = Dropout(dropout)
 
     def forward(
-        self, x: torch.Tensor, mask: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, need_weights: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         b, t, d = x.shape
-        q, k, v = self.qkv(x).view(b, t, 3, self.h, self.dh).permute(2, 0, 3, 1, 4)
-        q, k = self.rope(q), self.rope(k)
+        qkv = self.qkv(x).view(b, t, 3, self.h, self.dh).permute(2, 0, 3, 1, 4)
+        (q, k), v = self.rope(qkv[:2]), qkv[2]  # q and k rotated in one call
+        if not need_weights and not (self.training and self.dropout.p > 0):
+            keep = ~mask if mask is not None else None
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=keep)
+            return self.out(y.transpose(1, 2).reshape(b, t, d)), None
         scores = q @ k.transpose(-1, -2) / math.sqrt(self.dh)
         if mask is not None:
             scores = scores.masked_fill(mask, float("-inf"))
-        w = torch.softmax(scores, dim=-1)
+        w = softmax(scores)
         y = (self.dropout(w) @ v).transpose(1, 2).reshape(b, t, d)
-        return self.out(y), w
+        return self.out(y), w if need_weights else None
 
 
 class CrossAttention(nn.Module):
@@ -53,10 +64,11 @@ class CrossAttention(nn.Module):
         self.attn = nn.MultiheadAttention(d_model, n_heads, dropout=dropout, batch_first=True)
 
     def forward(
-        self, queries: torch.Tensor, memory: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        y, w = self.attn(queries, memory, memory, need_weights=True, average_attn_weights=False)
-        return y, w
+        self, queries: torch.Tensor, memory: torch.Tensor, need_weights: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self.attn(
+            queries, memory, memory, need_weights=need_weights, average_attn_weights=False
+        )
 
 
 class InterpretableMultiHeadAttention(nn.Module):
@@ -89,6 +101,6 @@ class InterpretableMultiHeadAttention(nn.Module):
         scores = q @ k.transpose(-1, -2) / math.sqrt(self.dh)
         if mask is not None:
             scores = scores.masked_fill(mask, float("-inf"))
-        w = torch.softmax(scores, dim=-1)  # (B, H, T, T)
+        w = softmax(scores)  # (B, H, T, T)
         y = (self.dropout(w) @ v.unsqueeze(1)).mean(dim=1)  # average heads -> (B, T, dh)
         return self.out(y), w.mean(dim=1)

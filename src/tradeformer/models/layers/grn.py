@@ -45,8 +45,42 @@ class GatedResidualNetwork(nn.Module):
         self.norm = nn.LayerNorm(d_out)
 
     def forward(self, a: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.fc_in(a)
+        """`c` broadcasts against `a`: a (B, T, d) with c (B, 1, d_context) adds one context
+        projection per sample (cheaper than projecting an expanded copy per step)."""
+        return self._gate(self.fc_in(a), self.skip(a), c)
+
+    def forward_embedded(
+        self,
+        values: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor,
+        c: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The GRN of a = flatten(values[..., None] * weight + bias) (V scalars, each embedded
+        by its own affine map (V, d)) without forming a: its linear maps are folded into
+        (V -> out) ones, the same numbers at 1/d of the input width."""
+        w_in, b_in = fold_scalar_embedding(self.fc_in, weight, bias)
+        if isinstance(self.skip, nn.Linear):
+            skip = F.linear(values, *fold_scalar_embedding(self.skip, weight, bias))
+        else:
+            skip = (values.unsqueeze(-1) * weight + bias).flatten(-2)
+        return self._gate(F.linear(values, w_in, b_in), skip, c)
+
+    def _gate(self, h: torch.Tensor, skip: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
         if self.fc_ctx is not None and c is not None:
             h = h + self.fc_ctx(c)
         h = self.fc_hidden(F.elu(h))
-        return self.norm(self.skip(a) + self.glu(h))
+        return self.norm(skip + self.glu(h))
+
+
+def fold_scalar_embedding(
+    linear: nn.Linear, weight: torch.Tensor, bias: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(W', b') with linear(flatten(x[..., None] * weight + bias)) = x @ W'.T + b' for x (..., V)
+    and a per-variable embedding weight, bias (V, d)."""
+    v, d = weight.shape
+    w = linear.weight.view(-1, v, d)
+    folded_b = linear.weight @ bias.reshape(-1)
+    if linear.bias is not None:
+        folded_b = folded_b + linear.bias
+    return (w * weight).sum(-1), folded_b

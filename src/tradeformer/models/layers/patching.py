@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -20,4 +21,9 @@ class PatchEmbedding(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[1] % self.patch_len:
             raise ValueError(f"window length {x.shape[1]} is not a multiple of {self.patch_len}")
-        return self.proj(x.transpose(1, 2)).transpose(1, 2)
+        # non-overlapping patches: the strided convolution is one matmul over the (bar,
+        # channel) values of each patch, without the (B, C, L) transposes and the conv kernel
+        b, length, ch = x.shape
+        patches = x.reshape(b, length // self.patch_len, self.patch_len * ch)
+        w = self.proj.weight.permute(0, 2, 1).reshape(self.proj.out_channels, -1)
+        return F.linear(patches, w, self.proj.bias)

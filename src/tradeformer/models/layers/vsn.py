@@ -10,6 +10,9 @@ from torch import nn
 
 from tradeformer.models.layers.dropout import Dropout
 from tradeformer.models.layers.grn import GatedResidualNetwork
+from tradeformer.models.layers.softmax import softmax
+
+VARIABLE_ENCODERS = ("grn", "linear")
 
 
 class VariableEmbedding(nn.Module):
@@ -68,14 +71,28 @@ class MultiGRN(nn.Module):
         return self.norm(skip + F.glu(g, dim=-1))
 
 
+class LinearVariables(nn.Module):
+    """The `linear` variable encoder: variable v is x_v * e_v + f_v (no per-variable GRN), so
+    the weighted sum over variables is two (N, V) x (V, d) products."""
+
+    def __init__(self, n_vars: int, d_out: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(n_vars, d_out) / math.sqrt(n_vars))
+        self.bias = nn.Parameter(torch.zeros(n_vars, d_out))
+
+    def weighted_sum(self, values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        return (weights * values) @ self.weight + weights @ self.bias
+
+
 class VariableSelectionNetwork(nn.Module):
     """Weights over V variables (softmax of a GRN on all of them, with optional static context)
-    and the weighted sum of per-variable GRN outputs.
+    and the weighted sum of per-variable transforms of the embedded inputs.
 
-    `select_dim=None` follows the paper (each variable's GRN outputs d_model). An integer makes
-    the per-variable GRNs output that width and projects the weighted sum to d_model once: the
-    same selection weights at a fraction of the cost (B x T x V x d_model activations dominate
-    the paper's version on a CPU).
+    `encoder="grn"` follows the paper: each variable through its own GRN. `select_dim=None`
+    makes those GRNs output d_model (the paper); an integer makes them output that width and
+    projects the weighted sum to d_model once: the same selection weights at a fraction of the
+    cost. `encoder="linear"` is the cheaper named variant: each variable an affine map to
+    d_model (`LinearVariables`); the selection weights are computed as in the paper.
     """
 
     def __init__(
@@ -86,23 +103,36 @@ class VariableSelectionNetwork(nn.Module):
         d_context: int | None = None,
         dropout: float = 0.0,
         select_dim: int | None = None,
+        encoder: str = "grn",
     ):
         super().__init__()
+        if encoder not in VARIABLE_ENCODERS:
+            raise ValueError(f"variable encoder must be one of {VARIABLE_ENCODERS}, got {encoder}")
         self.n_vars = n_vars
         self.weights_grn = GatedResidualNetwork(
             n_vars * d_var, d_model, n_vars, d_context=d_context, dropout=dropout
         )
+        self.project: nn.Module = nn.Identity()
+        if encoder == "linear":
+            self.var_linear = LinearVariables(n_vars, d_model)
+            return
         width = select_dim or d_model
         # per-variable GRNs keep the variable's own small width inside (as pytorch-forecasting)
         self.var_grns = MultiGRN(n_vars, d_var, d_var, width, dropout)
-        self.project = nn.Linear(width, d_model) if select_dim else nn.Identity()
+        if select_dim:
+            self.project = nn.Linear(width, d_model)
 
     def forward(
-        self, x: torch.Tensor, context: torch.Tensor | None = None
+        self,
+        values: torch.Tensor,
+        embedding: VariableEmbedding,
+        context: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        # x: (B, T, V, d_var); context: (B, d_context) -> selected (B, T, d_model), w (B, T, V)
-        b, t, v, d = x.shape
-        ctx = context.unsqueeze(1).expand(b, t, -1) if context is not None else None
-        w = torch.softmax(self.weights_grn(x.reshape(b, t, v * d), ctx), dim=-1)
-        selected = self.var_grns.weighted_sum(x, w)
-        return self.project(selected), w
+        """values (B, T, V) scalars, embedded per variable by `embedding`; context
+        (B, d_context) -> selected (B, T, d_model), weights (B, T, V)."""
+        ctx = context.unsqueeze(1) if context is not None else None
+        logits = self.weights_grn.forward_embedded(values, embedding.weight, embedding.bias, ctx)
+        w = softmax(logits)
+        if hasattr(self, "var_linear"):
+            return self.var_linear.weighted_sum(values, w), w
+        return self.project(self.var_grns.weighted_sum(embedding(values), w)), w
