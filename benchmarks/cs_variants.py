@@ -30,6 +30,7 @@ from tradeformer.dataset.cross_section import apply_cross_section
 from tradeformer.dataset.prepare import prepare_data
 from tradeformer.dataset.universe import Scaler
 from tradeformer.evaluation.cross_section import ic_summary, long_short
+from tradeformer.evaluation.metrics import forecast_metrics
 from tradeformer.models import build_model
 from tradeformer.training.frames import next_bar_returns
 from tradeformer.training.trainer import predict, train_model
@@ -104,8 +105,18 @@ def run_variant(name, spec, base_u, cfg, fold, test_rows, args, out_dir) -> dict
         row[f"ic_{h}_ci"] = s.get("date_rank_ic_ci")
         row[f"nw_t_{h}"] = s["date_rank_ic_nw_t"]
         row[f"ls_sharpe_{h}"] = ls["ls_sharpe"]
+    row.update(direction_metrics(p["dir_prob"][:, 0], u.ret[test_rows, 0], frame, u.horizons[0]))
     row["minutes"] = (time.perf_counter() - t0) / 60
     return row
+
+
+def direction_metrics(prob_up, target, frame, h) -> dict:
+    """The direction head at the first horizon against the sign of the target (raw mode: the
+    return; cross-sectional: above the date's median): AUC and accuracy next to the majority
+    rate, with date-block bootstrap intervals."""
+    m = forecast_metrics(prob_up, prob_up, prob_up > 0.5, target, frame["timestamp"].to_numpy())
+    keys = ("auc", "auc_ci", "accuracy", "accuracy_ci", "majority_rate")
+    return {f"{k}_{h}": m.get(k) for k in keys}
 
 
 def main() -> None:

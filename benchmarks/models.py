@@ -6,7 +6,8 @@ survive a change of machine: a plain MLP over the same flattened inputs (120 x 3
 -> 256 -> 9), and each network as the code at `--before` (a git revision; default the commit
 before this round of speed work) builds and trains it (foreach AdamW there, fused here), with
 the same weights: the benchmark first checks that both give the same outputs on the batch.
-TFT-XL's cheaper named variant (`variable_encoder: linear`) is measured next to it.
+TFT-XL is measured with the paper's per-variable GRNs (`variable_encoder: grn`) and with the
+cheaper named variant (`linear`, the `small` default now), whose "before" is the GRN network.
 
 Usage: python benchmarks/models.py [--device cuda] [--bf16] [--compile] [--presets small,spec]
        [--before e3da163 | --before none]
@@ -172,15 +173,16 @@ def main() -> None:
         f"{'reference MLP':<24}{count_parameters(ref):>11,}{ref_train:>11.0f}"
         f"{ref_l1:>12.2f}{ref_l256:>14.1f}{1.0:>8.2f}"
     )
-    variants = [("timeformer", {}), ("tft", {}), ("tft", {"variable_encoder": "linear"})]
+    grn, linear = {"variable_encoder": "grn"}, {"variable_encoder": "linear"}
+    variants = [("timeformer", {}, ""), ("tft", grn, " grn"), ("tft", linear, " linear")]
     for preset in args.presets.split(","):
-        for name, kw in variants:
+        for name, kw, suffix in variants:
             torch.manual_seed(0)
             model = build_model(name, preset, **kw).to(args.device)
             before, gap = None, float("nan")
             if old_build is not None:
                 before = old_build(name, preset).to(args.device)
-                if not kw:  # same architecture: same weights, and the outputs must agree
+                if kw != linear:  # same architecture: same weights, the outputs must agree
                     before.load_state_dict(model.state_dict())
                     gap = max_output_gap(model, before, args.device)
             n = count_parameters(model)
@@ -189,7 +191,7 @@ def main() -> None:
             tr, tr_before = measure(model, before, args, preset)
             l1 = bench_latency(model, args.device, args.bf16, 1, 10)
             l256 = bench_latency(model, args.device, args.bf16, 256, 2)
-            label = f"{name} {preset}" + (" linear" if kw else "")
+            label = f"{name} {preset}{suffix}"
             ratio = tr / tr_before if tr_before else float("nan")
             print(
                 f"{label:<24}{n:>11,}{tr:>11.0f}{l1:>12.2f}{l256:>14.1f}{tr / ref_train:>8.3f}"

@@ -5,7 +5,8 @@ affine map per variable; the selection weights are computed as before. This trai
 `small` once per encoder on the last walk-forward fold of a config (same rows, seed, sample
 budget, early stopping), in the raw mode and in the cross-sectional mode
 (`benchmarks/cs_variants.py`'s variants), and scores both on the test period: mean per-date
-rank IC per horizon with its block-bootstrap CI and Newey-West t, the long-short Sharpe, and the
+rank IC per horizon with its block-bootstrap CI and Newey-West t, the long-short Sharpe, the
+direction head's AUC and accuracy next to the majority rate (first horizon, with CIs), and the
 training time. `linear x3` gets three times the samples (about the grn run's wall time).
 
 Usage: python benchmarks/tft_variable_encoder.py [--config configs/daily100.yaml]
@@ -62,7 +63,10 @@ def main() -> None:
             pd.DataFrame(rows).to_csv(args.out, index=False)
     df = pd.DataFrame(rows)
     cols = ["mode", "encoder", "samples", "minutes", "best_val_rank_ic"] + [
-        c for c in df.columns if c.startswith(("ic_", "nw_t_", "ls_sharpe_")) and "ci" not in c
+        c
+        for c in df.columns
+        if c.startswith(("ic_", "nw_t_", "ls_sharpe_", "auc_", "accuracy_", "majority_rate_"))
+        and "ci" not in c
     ]
     print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
 

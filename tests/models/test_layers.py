@@ -70,6 +70,23 @@ def test_rope_attention_without_weights_gives_the_same_output(masked):
     torch.testing.assert_close(fused, full, rtol=1e-5, atol=1e-6)
 
 
+def test_cross_attention_equals_torch_multihead_attention():
+    """Same parameters (state dict keys included), same outputs and weights as
+    `nn.MultiheadAttention(batch_first=True)` with per-head weights."""
+    from tradeformer.models.layers import CrossAttention
+
+    torch.manual_seed(0)
+    ours = CrossAttention(32, 4, dropout=0.1).eval()
+    ref = torch.nn.MultiheadAttention(32, 4, dropout=0.1, batch_first=True).eval()
+    ref.load_state_dict({k.removeprefix("attn."): v for k, v in ours.state_dict().items()})
+    q, mem = torch.randn(3, 13, 32), torch.randn(3, 4, 32)
+    y, w = ours(q, mem)
+    y_ref, w_ref = ref(q, mem, mem, need_weights=True, average_attn_weights=False)
+    torch.testing.assert_close(y, y_ref, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(w, w_ref, rtol=1e-5, atol=1e-6)
+    assert ours(q, mem, need_weights=False)[1] is None
+
+
 def test_rope_attention_rows_sum_to_one_and_mask():
     attn = RopeSelfAttention(32, 4)
     x = torch.randn(3, 7, 32)

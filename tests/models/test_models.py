@@ -190,16 +190,20 @@ def _unfolded_vsn(vsn, values, embedding, context):
     b, t, v, d = x.shape
     logits = vsn.weights_grn(x.reshape(b, t, v * d), context.unsqueeze(1).expand(b, t, -1))
     w = torch.softmax(logits, dim=-1)
+    if hasattr(vsn, "var_linear"):
+        return vsn.var_linear.weighted_sum(values, w), w
     return vsn.project(vsn.var_grns.weighted_sum(x, w)), w
 
 
-@pytest.mark.parametrize("preset", ["small", "spec"])
-def test_tft_fast_variable_selection_equals_the_unfolded_one(preset, batch, monkeypatch):
+@pytest.mark.parametrize(
+    ("preset", "encoder"), [("small", "grn"), ("small", "linear"), ("spec", "grn")]
+)
+def test_tft_fast_variable_selection_equals_the_unfolded_one(preset, encoder, batch, monkeypatch):
     """TFT-XL's folded variable selection (no embeddings formed for the selection weights, one
     context projection per sample) gives the forward outputs and every gradient of the plain
     computation on a fixed real batch."""
     torch.manual_seed(0)
-    model = build_model("tft", preset).eval()
+    model = build_model("tft", preset, variable_encoder=encoder).eval()
     n = 4 if preset == "spec" else 16
     args = (batch["price"][:n], batch["embedding"][:n], batch["context"][:n])
     runs = []
@@ -222,8 +226,18 @@ def test_tft_fast_variable_selection_equals_the_unfolded_one(preset, batch, monk
 
 
 def test_tft_linear_variable_encoder_is_a_config_switch(batch):
-    """The named cheaper variant: no per-variable GRNs, same outputs and selection weights."""
-    grn, linear = make("tft"), make("tft", variable_encoder="linear")
+    """The named cheaper variant (the `small` default): no per-variable GRNs, same outputs and
+    selection weights; a bundle written before the switch existed still rebuilds its GRNs."""
+    from dataclasses import asdict
+
+    from tradeformer.models.registry import model_from_manifest
+
+    grn, linear = make("tft", variable_encoder="grn"), make("tft")
+    assert linear.config.variable_encoder == "linear"
+    old_manifest = {k: v for k, v in asdict(grn.config).items() if k != "variable_encoder"}
+    rebuilt = model_from_manifest("tft", old_manifest)
+    assert rebuilt.config.variable_encoder == "grn"
+    rebuilt.load_state_dict(grn.state_dict())
     assert not hasattr(linear.vsn, "var_grns") and hasattr(grn.vsn, "var_grns")
     assert count_parameters(linear) < count_parameters(grn)
     out = linear.train()(batch["price"][:8], batch["embedding"][:8], batch["context"][:8])
