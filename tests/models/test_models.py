@@ -246,3 +246,44 @@ def test_tft_linear_variable_encoder_is_a_config_switch(batch):
     assert all(p.grad is not None for p in linear.parameters())
     with pytest.raises(ValueError, match="variable encoder"):
         make("tft", variable_encoder="mlp")
+
+
+def test_timeformer_fast_paths_equal_the_plain_computation(batch, monkeypatch):
+    """On a fixed real batch, TimeFormer-XL's fast paths (fused attention where weights are not
+    read, the CPU softmax, RoPE as a complex product, patches as one matmul) give the outputs
+    of the plain computation: every attention forming its weights with torch's softmax, the
+    real-valued RoPE and the strided convolution."""
+    import torch.nn.functional as F
+
+    from tradeformer.models.layers import attention, rope
+    from tradeformer.models.layers.patching import PatchEmbedding
+
+    model = make("timeformer").eval()
+    args = (batch["price"], batch["embedding"], batch["context"])
+    with torch.no_grad():
+        fast = model(*args)
+        monkeypatch.setattr(attention, "softmax", lambda x: torch.softmax(x, dim=-1))
+        orig = attention.RopeSelfAttention.forward
+        monkeypatch.setattr(
+            attention.RopeSelfAttention,
+            "forward",
+            lambda self, x, mask=None, need_weights=True: orig(self, x, mask, True),
+        )
+        monkeypatch.setattr(
+            PatchEmbedding,
+            "forward",
+            lambda self, x: F.conv1d(
+                x.transpose(1, 2), self.proj.weight, self.proj.bias, stride=self.patch_len
+            ).transpose(1, 2),
+        )
+        monkeypatch.setattr(rope.RotaryEmbedding, "forward", _real_rope)
+        plain = model(*args)
+    for k in ("ret", "dir_logit", "uncertainty", "attn_entropy", "attention"):
+        torch.testing.assert_close(getattr(fast, k), getattr(plain, k), rtol=1e-5, atol=1e-6)
+
+
+def _real_rope(self, x, positions=None):
+    pos = positions if positions is not None else torch.arange(x.shape[-2])
+    cos, sin = self.angles(pos)
+    x1, x2 = x[..., 0::2], x[..., 1::2]
+    return torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).flatten(-2)
