@@ -190,7 +190,7 @@ def _unfolded_vsn(vsn, values, embedding, context):
     b, t, v, d = x.shape
     logits = vsn.weights_grn(x.reshape(b, t, v * d), context.unsqueeze(1).expand(b, t, -1))
     w = torch.softmax(logits, dim=-1)
-    if hasattr(vsn, "var_linear"):
+    if vsn.encoder == "linear":
         return vsn.var_linear.weighted_sum(values, w), w
     return vsn.project(vsn.var_grns.weighted_sum(x, w)), w
 

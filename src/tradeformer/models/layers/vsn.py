@@ -108,7 +108,7 @@ class VariableSelectionNetwork(nn.Module):
         super().__init__()
         if encoder not in VARIABLE_ENCODERS:
             raise ValueError(f"variable encoder must be one of {VARIABLE_ENCODERS}, got {encoder}")
-        self.n_vars = n_vars
+        self.n_vars, self.encoder = n_vars, encoder
         self.weights_grn = GatedResidualNetwork(
             n_vars * d_var, d_model, n_vars, d_context=d_context, dropout=dropout
         )
@@ -133,6 +133,6 @@ class VariableSelectionNetwork(nn.Module):
         ctx = context.unsqueeze(1) if context is not None else None
         logits = self.weights_grn.forward_embedded(values, embedding.weight, embedding.bias, ctx)
         w = softmax(logits)
-        if hasattr(self, "var_linear"):
+        if self.encoder == "linear":
             return self.var_linear.weighted_sum(values, w), w
         return self.project(self.var_grns.weighted_sum(embedding(values), w)), w
