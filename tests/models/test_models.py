@@ -120,16 +120,22 @@ def test_eval_is_deterministic(name, batch):
 @pytest.mark.parametrize("step", [3, 45, 100])
 def test_prediction_depends_on_steps_inside_the_window(name, step, batch):
     """The head must see the sequence: the spec's snippet (head reads only the context token
-    appended last) would ignore every price bar."""
+    appended last) would ignore every price bar, and its gradient there would be exactly 0.
+    Gradients rather than a perturbation's effect: an untrained network's response to one bar
+    can sit at float32 noise (~1e-7) while its dependence is real."""
     m = make(name).eval()
-    p, e, c = batch["price"][:4], batch["embedding"][:4], batch["context"][:4]
-    base = m(p, e, c).ret
-    p2 = p.clone()
-    p2[:, step, 3] += 0.05  # one close inside the window
-    assert (m(p2, e, c).ret - base).abs().max() > 1e-6
-    c2 = c.clone()
-    c2[:, step, 10] += 1.0  # one feature at one step
-    assert (m(p, e, c2).ret - base).abs().max() > 1e-6
+    p = batch["price"][:4].clone().requires_grad_()
+    c = batch["context"][:4].clone().requires_grad_()
+    ret = m(p, batch["embedding"][:4], c).ret
+    g_price, g_ctx = torch.autograd.grad(ret.square().sum(), (p, c))
+    assert g_price[:, step, 3].abs().max() > 1e-8  # one close inside the window
+    assert g_ctx[:, step, 10].abs().max() > 1e-8  # one feature at one step
+    # and a real move of that close changes the forecast beyond rounding
+    p2 = p.detach().clone()
+    p2[:, step, 3] += 0.5
+    with torch.no_grad():
+        base = m(p.detach(), batch["embedding"][:4], c.detach()).ret
+        assert (m(p2, batch["embedding"][:4], c.detach()).ret - base).abs().max() > 1e-6
 
 
 def test_spec_presets_and_counts():
