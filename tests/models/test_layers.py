@@ -43,18 +43,19 @@ def test_rope_scores_depend_only_on_relative_position():
 
 
 def test_rope_complex_product_equals_the_pairwise_rotation():
-    """The float32 fast path (one complex product, cached rotations) is the real formula."""
+    """The float32 fast path (one complex product, cached rotations) is the real formula, also
+    at explicit positions, for bf16 (real form) and for views it cannot read as pairs."""
+    from tests.models.reference import pairwise_rope
+
     rope = RotaryEmbedding(16)
     x = torch.randn(2, 3, 9, 16)
     pos = torch.arange(9)
-    cos, sin = rope.angles(pos)
-    x1, x2 = x[..., 0::2], x[..., 1::2]
-    ref = torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).flatten(-2)
-    torch.testing.assert_close(rope(x), ref)
-    cos4, sin4 = rope.angles(pos + 4)  # explicit positions: not the cached 0..T-1
-    shifted = torch.stack((x1 * cos4 - x2 * sin4, x1 * sin4 + x2 * cos4), dim=-1).flatten(-2)
-    torch.testing.assert_close(rope(x, pos + 4), shifted)
+    torch.testing.assert_close(rope(x), pairwise_rope(x, *rope.angles(pos)))
+    torch.testing.assert_close(rope(x, pos + 4), pairwise_rope(x, *rope.angles(pos + 4)))
+    ref = pairwise_rope(x, *rope.angles(pos))
     torch.testing.assert_close(rope(x.bfloat16()).float(), ref, rtol=2e-2, atol=2e-2)
+    odd = torch.randn(2, 9, 17)[..., 1:]  # odd storage offset and strides: the real form
+    torch.testing.assert_close(rope(odd), pairwise_rope(odd, *rope.angles(pos)))
 
 
 @pytest.mark.parametrize("masked", [False, True])

@@ -261,6 +261,7 @@ def test_timeformer_fast_paths_equal_the_plain_computation(batch, monkeypatch):
     real-valued RoPE and the strided convolution."""
     import torch.nn.functional as F
 
+    from tests.models.reference import pairwise_rope
     from tradeformer.models.layers import attention, rope
     from tradeformer.models.layers.patching import PatchEmbedding
 
@@ -282,14 +283,11 @@ def test_timeformer_fast_paths_equal_the_plain_computation(batch, monkeypatch):
                 x.transpose(1, 2), self.proj.weight, self.proj.bias, stride=self.patch_len
             ).transpose(1, 2),
         )
-        monkeypatch.setattr(rope.RotaryEmbedding, "forward", _real_rope)
+        monkeypatch.setattr(
+            rope.RotaryEmbedding,
+            "forward",
+            lambda self, x: pairwise_rope(x, *self.angles(torch.arange(x.shape[-2]))),
+        )
         plain = model(*args)
     for k in ("ret", "dir_logit", "uncertainty", "attn_entropy", "attention"):
         torch.testing.assert_close(getattr(fast, k), getattr(plain, k), rtol=1e-5, atol=1e-6)
-
-
-def _real_rope(self, x, positions=None):
-    pos = positions if positions is not None else torch.arange(x.shape[-2])
-    cos, sin = self.angles(pos)
-    x1, x2 = x[..., 0::2], x[..., 1::2]
-    return torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).flatten(-2)

@@ -136,7 +136,7 @@ def evaluate_loss(
     sums: dict[str, float] = {}
     preds = []
     n = 0
-    pages = PageBound(u.embedding, u.context, u.ohlcv)
+    pages = _pages(u)
     for i in range(0, len(rows), cfg.batch_size):
         r = rows[i : i + cfg.batch_size]
         b = _tensors(make_batch(u, r, cfg.lookback, scaler), device)
@@ -153,6 +153,12 @@ def evaluate_loss(
         ics = [per_date_rank_ic(p[:, j], y[:, j], codes[rows]).mean() for j in range(y.shape[1])]
         res["rank_ic"] = float(np.nanmean(ics)) if np.isfinite(ics).any() else float("nan")
     return res
+
+
+def _pages(u: Universe) -> PageBound:
+    """Bounds the resident pages of the universe's memory-mapped inputs while batches gather
+    scattered rows (`dataset/arrays.py`); the labels are copy-on-write and stay."""
+    return PageBound(u.embedding, u.context, u.ohlcv)
 
 
 def _score(val: dict, cfg: TrainingConfig) -> float:
@@ -232,7 +238,7 @@ def train_model(
 
     st = _resume(ckpt := out_dir / "checkpoint.pt", model, opt, sched, grad_scaler)
     step = _Step(model, net, opt, sched, grad_scaler, cfg, device)
-    pages = PageBound(u.embedding, u.context, u.ohlcv)  # resident pages bounded (arrays.py)
+    pages = _pages(u)
     with Progress(disable=not progress, transient=True) as bar:
         for epoch in range(st["epoch"], cfg.epochs if not st["done"] else 0):
             t0 = time.perf_counter()
@@ -451,7 +457,7 @@ def predict_models(
             model.to(device)  # `.to` walks every module: ~1.6 ms even when nothing moves
     keys = ("ret", "dir_prob", "uncertainty", "attn_entropy", "q_range")
     accs: list[dict[str, list]] = [{k: [] for k in keys} for _ in models]
-    pages = PageBound(u.embedding, u.context, u.ohlcv)
+    pages = _pages(u)
     for i in range(0, len(rows), batch_size):
         b = _tensors(make_batch(u, rows[i : i + batch_size], lookback, scaler), device)
         pages.tick()

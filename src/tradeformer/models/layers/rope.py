@@ -15,6 +15,7 @@ class RotaryEmbedding(nn.Module):
             raise ValueError(f"RoPE needs an even head dimension, got {head_dim}")
         inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
         self.register_buffer("inv_freq", inv_freq, persistent=False)
+        self._rotation_cache: dict[tuple, torch.Tensor] = {}  # (T, device, dtype) -> (T, d/2)
 
     def angles(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         theta = positions.float()[:, None] * self.inv_freq[None, :]  # (T, d/2)
@@ -28,7 +29,7 @@ class RotaryEmbedding(nn.Module):
         per call (the same numbers); other dtypes (bf16 under autocast) take the real form."""
         t = x.shape[-2]
         pos = positions if positions is not None else torch.arange(t, device=x.device)
-        if x.dtype in (torch.float32, torch.float64) and x.stride(-1) == 1:
+        if x.dtype in (torch.float32, torch.float64) and _pairs_viewable(x):
             rot = self._rotations(pos, x.dtype) if positions is not None else self._cached(t, x)
             pairs = torch.view_as_complex(x.unflatten(-1, (-1, 2)))
             return torch.view_as_real(pairs * rot).flatten(-2)
@@ -44,7 +45,17 @@ class RotaryEmbedding(nn.Module):
 
     def _cached(self, t: int, x: torch.Tensor) -> torch.Tensor:
         key = (t, x.device, x.dtype)
-        cache = self.__dict__.setdefault("_rotation_cache", {})
-        if key not in cache:
-            cache[key] = self._rotations(torch.arange(t, device=x.device), x.dtype)
-        return cache[key]
+        if key not in self._rotation_cache:
+            rot = self._rotations(torch.arange(t, device=x.device), x.dtype)
+            self._rotation_cache[key] = rot
+        return self._rotation_cache[key]
+
+
+def _pairs_viewable(x: torch.Tensor) -> bool:
+    """Whether `view_as_complex` can read x's last axis as pairs: unit stride there, every
+    other stride and the storage offset even."""
+    return (
+        x.stride(-1) == 1
+        and x.storage_offset() % 2 == 0
+        and all(s % 2 == 0 for s in x.stride()[:-1])
+    )
