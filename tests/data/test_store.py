@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from tradeformer.data import BarStore, load_sample, resample
+from tradeformer.data.schema import OHLCV_COLUMNS as OHLCV
 from tradeformer.data.store import frame_fingerprint, safe_name
 from tradeformer.errors import NotFoundError
 
@@ -56,3 +59,21 @@ def test_safe_names():
     assert safe_name("BTC/USD") == "BTC_USD"
     assert safe_name("^GSPC") == "^GSPC"
     assert safe_name("BRK-B") == "BRK-B"
+
+
+def test_relative_root_with_an_absolute_staging_path(tmp_path, monkeypatch):
+    """Python 3.12's `tempfile.mkdtemp(dir=relative)` returns an absolute path; the store must
+    still write under a relative root (the first `train` crashed there on 3.12). The 3.12
+    behaviour is forced here so the test bites on any interpreter."""
+    import tempfile
+
+    real = tempfile.mkdtemp
+    monkeypatch.setattr(tempfile, "mkdtemp", lambda **kw: os.path.abspath(real(**kw)))
+    monkeypatch.chdir(tmp_path)
+    frame = pd.DataFrame(
+        {"timestamp": pd.bdate_range("2020-01-01", periods=5), **{c: 1.0 for c in OHLCV}}
+    )
+    store = BarStore(Path("rel") / "store")
+    store.write({"AAPL": frame}, "1D")
+    assert store.symbols() == ["AAPL"]
+    assert not list((tmp_path / "rel" / "store").glob(".staging-*"))

@@ -174,7 +174,9 @@ class BarStore:
         manifest = self.manifest if self.exists() else _new_manifest()
         self.root.mkdir(parents=True, exist_ok=True)
         self._drop_stale_staging()
-        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.root))
+        # under the root as given: Python 3.12's mkdtemp returns an absolute path even for a
+        # relative `dir`, which `relative_to(self.root)` would then refuse
+        staging = self.root / Path(tempfile.mkdtemp(prefix=".staging-", dir=self.root)).name
         written: list[tuple[Path, Path]] = []
         committed = False
         try:
