@@ -173,7 +173,19 @@ def load_bundle(folder: str | Path) -> Bundle:
     mpath = folder / "manifest.json"
     if not mpath.exists():
         raise BundleError(f"{folder}: no manifest.json (not a tradeformer bundle)")
-    m = json.loads(mpath.read_text())
+    try:
+        m = json.loads(mpath.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise BundleError(
+            f"{folder}: manifest.json is not JSON (not a tradeformer bundle)"
+        ) from None
+    if not isinstance(m, dict) or m.get("format") != "tradeformer-bundle":
+        what = m.get("format") if isinstance(m, dict) else None
+        kind = f" (its manifest.json is a {what})" if what else ""
+        raise BundleError(
+            f"{folder}: not a tradeformer bundle{kind}; pass the `bundle` folder of a run "
+            "(runs/<id>/bundle)"
+        )
     problems = []
     if m.get("format_version") == 1:
         m = _members_of_format_1(m)

@@ -20,8 +20,10 @@ from pathlib import Path
 import pandas as pd
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
+from fastapi_offline import FastAPIOffline
 
 from tradeformer import __version__
 from tradeformer.api.batcher import Batcher, Busy
@@ -29,13 +31,17 @@ from tradeformer.api.schemas import (
     SYMBOL_PATTERN,
     Bar,
     BatchRequest,
+    BatchResponse,
     ErrorBody,
+    Health,
     ItemsBatch,
+    ModelInfo,
+    Prediction,
     PredictRequest,
 )
 from tradeformer.data.store import BarStore
 from tradeformer.data.validation import DataValidationError
-from tradeformer.errors import DataError, TradeformerError
+from tradeformer.errors import DataError, InputError, TradeformerError
 from tradeformer.inference import Predictor
 
 
@@ -97,11 +103,42 @@ class Service:
     batcher: Batcher | None = None
 
     def store_symbol(self, symbol: str) -> str:
+        """The store's spelling of `symbol` (case ignored); 404 when it has none."""
         if self.store is None:
             raise HTTPException(404, "this server has no bar store (--data)")
-        if not re.match(SYMBOL_PATTERN, symbol) or symbol not in self.store.symbols():
-            raise HTTPException(404, f"unknown symbol {symbol[:40]!r}")
-        return symbol
+        if re.match(SYMBOL_PATTERN, symbol):
+            have = {s.upper(): s for s in self.store.symbols()}
+            if symbol.upper() in have:
+                found = have[symbol.upper()]
+                self._in_universe(found)
+                return found
+        raise HTTPException(404, f"unknown symbol {symbol[:40]!r}")
+
+    def _in_universe(self, symbol: str) -> None:
+        p = self.predictor
+        if p.cross_sectional and symbol not in set(p.universe):
+            raise HTTPException(
+                422,
+                f"{symbol!r} is outside this cross-sectional bundle's {len(p.universe)}-symbol "
+                "training universe (its score would rank it among names it was not trained "
+                "with)",
+            )
+
+    def predict_symbols(self, symbols: list[str]) -> dict:
+        """Store symbols in request order; unknown ones listed under `errors` (404 if all)."""
+        found, errors = [], []
+        for s in symbols:
+            try:
+                found.append(self.store_symbol(s))
+            except HTTPException as e:
+                errors.append({"symbol": s[:40], "status": e.status_code, "detail": e.detail})
+        if not found:
+            status = max(e["status"] for e in errors)
+            raise HTTPException(status, "; ".join(dict.fromkeys(e["detail"] for e in errors)))
+        with self.lock:
+            table = self.predictor.predict_store(self.store.root, list(dict.fromkeys(found)))
+        rows = _records(table.set_index("symbol", drop=False).loc[found])
+        return {"predictions": rows, "errors": errors}
 
     def predict(self, kind: str, items: dict[str, pd.DataFrame | None]) -> pd.DataFrame:
         if kind == "store":
@@ -157,8 +194,36 @@ ERRORS = {
 }
 
 
+MAX_ERRORS = 20  # problems listed in a 422; the rest counted
+MAX_MESSAGE = 300  # characters of one problem's message
+
+
+def validation_details(errors: list[dict]) -> list[dict]:
+    """pydantic's errors as {loc, msg, type}: no `input` or `ctx` (they may hold NaN or the
+    whole body), messages cut at MAX_MESSAGE, at most MAX_ERRORS (then one line counting the
+    rest)."""
+    out = [
+        {
+            "loc": [x if isinstance(x, (int, str)) else str(x) for x in e.get("loc", ())][:8],
+            "msg": str(e.get("msg", ""))[:MAX_MESSAGE],
+            "type": str(e.get("type", ""))[:60],
+        }
+        for e in errors[:MAX_ERRORS]
+    ]
+    if len(errors) > MAX_ERRORS:
+        more = f"... and {len(errors) - MAX_ERRORS} more problem(s)"
+        out.append({"loc": [], "msg": more, "type": "too_many_errors"})
+    return out
+
+
 def _error_handlers(app: FastAPI) -> None:
     """Deliberate errors answered with their class's status; anything else logged, 500."""
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_: Request, exc: RequestValidationError):
+        """The problems, never the input they were found in: a NaN could not be echoed as
+        JSON (it was a 500), and a 600 KB body must not come back as a 1.8 MB answer."""
+        return JSONResponse(status_code=422, content={"detail": validation_details(exc.errors())})
 
     @app.exception_handler(Busy)
     async def _busy(_: Request, exc: Busy):
@@ -167,10 +232,10 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DataValidationError)
     async def _invalid_bars(_: Request, exc: DataValidationError):
-        return JSONResponse(
-            status_code=422,
-            content={"detail": [i.message.replace(" [request]", "") for i in exc.issues]},
-        )
+        detail = [i.message.replace(" [request]", "")[:MAX_MESSAGE] for i in exc.issues]
+        if len(detail) > MAX_ERRORS:
+            detail = [*detail[:MAX_ERRORS], f"... and {len(detail) - MAX_ERRORS} more"]
+        return JSONResponse(status_code=422, content={"detail": detail})
 
     @app.exception_handler(TradeformerError)  # every deliberate error: its class's status
     async def _deliberate(_: Request, exc: TradeformerError):
@@ -193,35 +258,62 @@ def _routes(app: FastAPI, svc: Service, api_key: str | None) -> None:
             c: {"model": ErrorBody, "description": errors[c]} for c in (401, *codes) if c in errors
         }
 
-    @app.get("/v1/health")
+    @app.get("/v1/health", response_model=Health)
     def health() -> dict:
         return {"status": "ok", "version": __version__}
 
-    @app.get("/v1/model", dependencies=guarded, responses=documented())
+    @app.get("/v1/model", dependencies=guarded, responses=documented(), response_model=ModelInfo)
     def model() -> dict:
-        return svc.model_info()
+        return JSONResponse(svc.model_info())
 
     # before GET /v1/predict/{symbol}: a wrong method on .../batch is answered "Allow: POST"
-    @app.post("/v1/predict/batch", dependencies=guarded, responses=documented(400, 404, 422))
+    @app.post(
+        "/v1/predict/batch",
+        dependencies=guarded,
+        responses=documented(400, 404, 422),
+        response_model=BatchResponse,
+        description="Several symbols at once: from the server's store (`symbols`; a symbol "
+        "not in the store is listed under `errors`, the others are predicted; 404 when none "
+        "is) or from the bars in the body (`items`; a cross-sectional bundle needs bars of "
+        "every symbol of its training universe, see GET /v1/model).",
+    )
     def predict_batch(req: BatchRequest) -> dict:
         if isinstance(req, ItemsBatch):
-            return {"predictions": _records(svc.predict_items(req.items))}
-        syms = [svc.store_symbol(s) for s in req.symbols]
-        unique = list(dict.fromkeys(syms))
-        with svc.lock:
-            table = svc.predictor.predict_store(svc.store.root, unique)
-        return {"predictions": _records(table.set_index("symbol", drop=False).loc[syms])}
+            return JSONResponse({"predictions": _records(svc.predict_items(req.items))})
+        return JSONResponse(svc.predict_symbols(req.symbols))
 
     @app.get("/v1/predict/batch", include_in_schema=False)
     def batch_is_post_only() -> None:
         raise HTTPException(405, "use POST for /v1/predict/batch", {"Allow": "POST"})
 
-    @app.get("/v1/predict/{symbol}", dependencies=guarded, responses=documented(404, 422, 503))
+    @app.get(
+        "/v1/predict/{symbol}",
+        dependencies=guarded,
+        responses=documented(404, 422, 503),
+        response_model=Prediction,
+    )
     def predict_symbol(symbol: str = PathParam(pattern=SYMBOL_PATTERN)) -> dict:
         return JSONResponse(_jsonable(svc.batcher.submit("store", svc.store_symbol(symbol))))
 
-    @app.post("/v1/predict", dependencies=guarded, responses=documented(400, 422, 503))
+    cross_sectional = svc.predictor.cross_sectional
+
+    # a cross-sectional bundle ranks a symbol among its whole universe: one symbol's bars can
+    # never be answered, so the route is left out of its OpenAPI (and says why if called)
+    @app.post(
+        "/v1/predict",
+        dependencies=guarded,
+        responses=documented(400, 422, 503),
+        response_model=Prediction,
+        include_in_schema=not cross_sectional,
+    )
     def predict_bars(req: PredictRequest) -> dict:
+        if cross_sectional:
+            raise InputError(
+                "this bundle is cross-sectional: it ranks a symbol among its "
+                f"{len(svc.predictor.universe)}-symbol training universe, so one symbol's bars "
+                "cannot be scored; use GET /v1/predict/{symbol} (from the store) or POST "
+                "/v1/predict/batch with bars of every universe symbol"
+            )
         return JSONResponse(_jsonable(svc.batcher.submit("bars", req.symbol, _frame(req))))
 
 
@@ -245,7 +337,7 @@ def create_app(
         svc.predict, svc.lock, limits.max_batch, limits.max_queue, limits.timeout_s
     )
     members = " + ".join(svc.predictor.bundle.members)
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs and /redoc from assets shipped in the package: work offline
         title="tradeformer",
         version=__version__,
         description=f"Next-trade predictions of the {members} ensemble gated by the LightGBM veto.",

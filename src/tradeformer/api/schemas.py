@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -71,3 +71,64 @@ class ErrorBody(BaseModel):
     """Every error: a message, or (422) the list of problems found."""
 
     detail: str | list[Any]
+
+
+class Prediction(BaseModel):
+    """One symbol's next trade. A raw bundle gives `expected_return` (the ensemble's
+    forecast return at its horizon); a cross-sectional bundle gives `score` instead: the
+    symbol's per-date rank in [-1, 1] within its training universe at `score_horizon` bars
+    (`score_kind: cs_rank`), never a return. Every other field is a member's forecast named
+    `<member>_<quantity>[_<horizon>]` (`tft_ret_5`, `timeformer_score_3`, ...): a number, or
+    null where it is not finite."""
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, float | int | None] = Field(init=False)
+
+    symbol: str
+    timestamp: str
+    action: Literal["BUY", "SELL", "HOLD"]
+    expected_return: float | None = None
+    score: float | None = None
+    score_horizon: int | None = None
+    score_kind: str | None = None
+    confidence: float | None
+    veto_prob: float | None
+    target: str | None = None
+    cross_section_size: int | None = None
+
+
+class ItemError(BaseModel):
+    """A symbol of a batch that could not be predicted (the others were)."""
+
+    symbol: str
+    status: int
+    detail: str
+
+
+class BatchResponse(BaseModel):
+    predictions: list[Prediction]
+    errors: list[ItemError] = Field(default_factory=list)
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+
+
+class ModelInfo(BaseModel):
+    """The bundle behind the server (`cross_sectional`: outputs are scores, see Prediction)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    created_at: str
+    versions: dict[str, str]
+    embedding: dict[str, Any]
+    schema_: dict[str, Any] = Field(alias="schema")
+    members: dict[str, str]
+    calendar: dict[str, Any]
+    ensemble: dict[str, Any]
+    veto_threshold: float
+    min_bars: int
+    cross_sectional: bool
+    target: str
+    universe_size: int

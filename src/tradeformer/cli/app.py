@@ -16,6 +16,8 @@ from tradeformer.cli.console import console, err
 from tradeformer.errors import TradeformerError
 
 log = logging.getLogger("tradeformer")
+# click's own errors (usage, bad parameter), whichever click typer runs on (it vendors one)
+CLICK_ERRORS = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
 class MappedErrors(TyperGroup):
@@ -28,11 +30,11 @@ class MappedErrors(TyperGroup):
         except TradeformerError as e:
             err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
             raise typer.Exit(e.exit_code) from None
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
-            raise
-        except Exception:
+        except (typer.Exit, typer.Abort, KeyboardInterrupt, CLICK_ERRORS):
+            raise  # usage errors: click prints them (exit 2)
+        except Exception:  # printed once, here; not again by click
             log.exception("tradeformer crashed (a bug: please report it with this traceback)")
-            raise
+            raise typer.Exit(1) from None
 
 
 app = typer.Typer(

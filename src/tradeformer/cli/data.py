@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.table import Table
 
 from tradeformer.cli.app import data_app
 from tradeformer.cli.console import console
@@ -21,14 +21,17 @@ from tradeformer.cli.options import (
     check_policy,
     scheduler_execution,
 )
-from tradeformer.cli.output import print_report, summary_table
+from tradeformer.cli.output import print_report, print_store_info, summary_table
 from tradeformer.config import ExecutionConfig
 from tradeformer.data.loading import LoadedBars, load_bars
 from tradeformer.data.schema import Timeframe
 from tradeformer.data.sources import resolve_store, write_store
 from tradeformer.data.store import BarStore
+from tradeformer.data.store_info import store_info
+from tradeformer.data.validation import REPAIRABLE, DataValidationError
 from tradeformer.errors import InputError, TradeformerError
 
+log = logging.getLogger("tradeformer")
 PathArg = Annotated[Path, typer.Argument(help="A CSV/Parquet file or a directory of them.")]
 OutOpt = Annotated[Path, typer.Option("--out", help="Store directory (created if missing).")]
 
@@ -52,16 +55,33 @@ def load(
         raise InputError(f"--as-of {as_of!r}: not a date or time") from None
     execution = scheduler_execution(scheduler)
     with engine_scope(execution or ExecutionConfig(workers=1)) as engine:
-        return load_bars(
-            path,
-            policy=policy,
-            min_bars=min_bars,
-            adjust=adjust,
-            default_tz=tz,
-            progress=True,
-            as_of=stamp,
-            engine=engine,
-        )
+        try:
+            return load_bars(
+                path,
+                policy=policy,
+                min_bars=min_bars,
+                adjust=adjust,
+                default_tz=tz,
+                progress=True,
+                as_of=stamp,
+                engine=engine,
+            )
+        except DataValidationError as e:
+            hint = repair_hint(e.issues) if policy == "reject" else ""
+            if hint:
+                e.args = (f"{e}\n{hint}",)
+            raise
+
+
+def repair_hint(issues: list) -> str:
+    """A line naming `--policy repair` when it would fix some of the problems."""
+    fixable = sorted({i.rule.value for i in issues if i.rule in REPAIRABLE})
+    if not fixable:
+        return ""
+    return (
+        f"  hint: `--policy repair` drops or fixes the rows breaking {', '.join(fixable)} "
+        "and records each repair in the store's manifest"
+    )
 
 
 def store_root(data: Path) -> Path:
@@ -86,10 +106,18 @@ def data_validate(
     as_of: AsOfOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Validate bars; exit 3 listing every problem (symbol, row, timestamp, rule)."""
-    loaded = load(path, policy, min_bars, False, tz, as_of)
+    """Validate bars; exit 3 listing every problem (symbol, row, timestamp, rule). With
+    --json the report is printed as JSON whether the bars pass (`valid: true`) or not."""
+    try:
+        loaded = load(path, policy, min_bars, False, tz, as_of)
+    except DataValidationError as e:
+        if not as_json:
+            raise
+        rep = {"valid": False, **e.report.to_dict(), "symbols": {}}
+        console.print_json(json.dumps(rep, default=str))
+        raise typer.Exit(e.exit_code) from None
     if as_json:
-        rep = loaded.report.to_dict()
+        rep = {"valid": True, **loaded.report.to_dict()}
         rep["symbols"] = {
             s: {"timeframe": loaded.timeframes[s], "rows": len(loaded.bars[s])}
             for s in loaded.symbols
@@ -123,8 +151,13 @@ def data_import(
     loaded = load(path, policy, min_bars, adjust, tz, as_of, scheduler)
     print_report(loaded.report)
     store = write_store(loaded, out, source=str(path), derive=timeframes(derive), calendar=calendar)
-    counts = store.summary().groupby("timeframe").size().to_dict()
-    console.print(f"[green]imported[/] {len(loaded.bars)} symbol(s) into {out}: {counts}")
+    counts = store.summary().groupby("timeframe", sort=False).size()
+    files = ", ".join(f"{tf} {n}" for tf, n in counts.items())
+    extra = f"; {len(loaded.report.repairs)} repair(s)" if loaded.report.repairs else ""
+    console.print(
+        f"[green]imported[/] {len(loaded.bars)} symbol(s) into {out} "
+        f"(files per timeframe: {files}{extra})"
+    )
 
 
 @data_app.command("download")
@@ -164,14 +197,15 @@ def data_download(
 
 
 @data_app.command("info")
-def data_info(store: Annotated[Path, typer.Argument(help="Store directory.")]) -> None:
-    """Show what a store holds."""
+def data_info(
+    store: Annotated[Path, typer.Argument(help="Store directory.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """What a store holds: per timeframe, symbols, bars, first/last bar and incomplete last
+    bars; the import's repairs and warnings (`-v` lists every symbol)."""
     s = BarStore(store)
-    summary = s.summary()
-    meta = s.manifest.get("meta", {})
-    t = Table(title=f"{store} (base {s.default_timeframe()}, adjusted={meta.get('adjusted')})")
-    for col in summary.columns:
-        t.add_column(col)
-    for row in summary.itertuples(index=False):
-        t.add_row(*(str(v) for v in row))
-    console.print(t)
+    info = store_info(s)
+    if as_json:
+        console.print_json(json.dumps(info, default=str))
+        return
+    print_store_info(store, info, per_symbol=log.isEnabledFor(logging.DEBUG))

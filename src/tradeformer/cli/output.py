@@ -113,20 +113,91 @@ def print_evaluation(ev: dict) -> None:
     console.print(f"[yellow]caveat:[/] {ev['survivorship']}")
 
 
-def prediction_table(table: pd.DataFrame, members: list[str], horizon: int, threshold) -> Table:
-    """One row per symbol: the decision and each member's return at the ensemble horizon."""
-    t = Table(title=f"next trade ({horizon}-bar horizon, veto threshold {threshold})")
-    head = ["symbol", "last bar", "action", "expected return", "confidence", *members, "veto prob"]
+def prediction_table(table: pd.DataFrame, predictor) -> Table:
+    """One row per symbol: the decision and each member's forecast at the ensemble horizon:
+    returns for a raw bundle; for a cross-sectional one, scores (per-date ranks in [-1, 1]
+    within the training universe), never printed as returns."""
+    members = list(predictor.bundle.members)
+    horizon, threshold = predictor.ensemble.horizon, predictor.threshold
+    scores = "score" in table.columns
+    key, quantity = ("score", "score") if scores else ("expected_return", "ret")
+    title = f"next trade ({horizon}-bar horizon, veto threshold {threshold:.3g})"
+    if scores:
+        title += (
+            f"\nscores: each symbol's {horizon}-bar rank within the "
+            f"{len(predictor.universe)}-symbol universe on that date, in [-1, 1] (not returns)"
+        )
+    t = Table(title=title)
+    value = f"{horizon}-bar score" if scores else "expected return"
+    head = ["symbol", "last bar", "action", value, "confidence", *members, "veto prob"]
     for col in head:
         t.add_column(col, justify="right")
+    fmt = (lambda v: f"{v:+.3f}") if scores else (lambda v: f"{v:+.3%}")
     for r in table.to_dict(orient="records"):
         t.add_row(
             r["symbol"],
             when(r["timestamp"]),
             r["action"],
-            f"{r['expected_return']:+.3%}",
+            fmt(r[key]),
             f"{r['confidence']:.2f}",
-            *(f"{r[prediction_column(m, 'ret')]:+.3%}" for m in members),
+            *(fmt(r[prediction_column(m, quantity)]) for m in members),
             f"{r['veto_prob']:.3f}",
         )
     return t
+
+
+def print_store_info(root, info: dict, *, per_symbol: bool = False) -> None:
+    """`data info`: one row per timeframe with totals, the import's repairs and warnings,
+    symbols whose last bar is incomplete; every symbol's entries with `per_symbol`."""
+    t = Table(
+        title=f"{root} (base {info['base_timeframe']}, adjusted={info['adjusted']}, "
+        f"source {info['source']})"
+    )
+    for col in ("timeframe", "symbols", "bars", "first", "last", "incomplete last bar"):
+        t.add_column(col, justify="left" if col == "timeframe" else "right")
+    for tf, row in info["timeframes"].items():
+        inc = row["incomplete_last_bar"]
+        shown = f"{len(inc)}" + (
+            f" ({', '.join(inc[:3])}{' ...' if len(inc) > 3 else ''})" if inc else ""
+        )
+        t.add_row(
+            tf,
+            f"{row['symbols']:,}",
+            f"{row['bars']:,}",
+            str(row["first"]),
+            str(row["last"]),
+            shown,
+        )
+    console.print(t)
+    if per_symbol:
+        s = Table(title="symbols")
+        for col in ("symbol", "timeframe", "rows", "start", "end", "last bar complete"):
+            s.add_column(col)
+        for sym, tfs in info["symbols"].items():
+            for tf, e in tfs.items():
+                done = "-" if e["last_bar_complete"] is None else str(e["last_bar_complete"])
+                s.add_row(sym, tf, f"{e['rows']:,}", str(e["start"]), str(e["end"]), done)
+        console.print(s)
+    inc = {tf: r["incomplete_last_bar"] for tf, r in info["timeframes"].items()}
+    for tf, syms in inc.items():
+        if syms:
+            console.print(
+                f"[yellow]note[/] {tf}: the last bar of {len(syms)} symbol(s) is incomplete "
+                "(its period runs past the data); features use a bar only once complete",
+                highlight=False,
+            )
+    for r in info["repairs"]:
+        console.print(f"[yellow]repaired at import[/] {escape(_repair_line(r))}", highlight=False)
+    for w in info["warnings"]:
+        console.print(f"[yellow]warning at import[/] {escape(w['message'])}", highlight=False)
+    if not per_symbol:
+        console.print(f"{len(info['symbols'])} symbol(s); `-v data info` lists each, --json all")
+
+
+def _day(stamp) -> str:
+    return str(stamp).removesuffix(" 00:00:00")
+
+
+def _repair_line(r: dict) -> str:
+    ex = f" e.g. {', '.join(r['examples'][:3])}" if r.get("examples") else ""
+    return f"{r['symbol']}: {r['rule']}: {r['action']} ({r['rows']}){ex}"

@@ -14,7 +14,7 @@ from tradeformer.cli.console import console
 from tradeformer.cli.data import store_root
 from tradeformer.cli.options import DataOpt, SchedulerOpt, scheduler_execution
 from tradeformer.cli.output import prediction_table
-from tradeformer.errors import InputError
+from tradeformer.errors import InputError, NotFoundError
 
 BundleOpt = Annotated[Path, typer.Option("--bundle", help="Bundle directory (runs/<id>/bundle).")]
 
@@ -34,20 +34,25 @@ def predict_cmd(
 
     pred = Predictor.load(bundle)
     root = store_root(data)
+    name = f"--data {data}"
+    known, unknown = pred.resolve_symbols(root, symbols or None, name=name)
+    if not known:
+        raise NotFoundError(f"none of the symbols is in {name}: {', '.join(unknown)}")
     execution = scheduler_execution(scheduler)
     if execution is None:
-        table = pred.predict_store(root, symbols or None)
+        table = pred.predict_store(root, known, name=name)
     else:
         with engine_scope(execution) as pred.engine:
-            table = pred.predict_store(root, symbols or None)
-    members = list(pred.bundle.members)
-    console.print(prediction_table(table, members, pred.ensemble.horizon, pred.threshold))
+            table = pred.predict_store(root, known, name=name)
+    console.print(prediction_table(table, pred))
     if out is not None:
         if out.suffix == ".parquet":
             table.to_parquet(out, index=False)
         else:
             table.to_csv(out, index=False)
         console.print(f"wrote {out}")
+    if unknown:  # the others were predicted; the exit code still says something was missing
+        raise NotFoundError(f"not in {name}: {', '.join(unknown)} (the others were predicted)")
 
 
 @app.command("serve")

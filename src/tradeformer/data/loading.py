@@ -18,8 +18,10 @@ import pandas as pd
 
 from tradeformer.config import ExecutionConfig
 from tradeformer.data.adjust import adjust_ohlc
+from tradeformer.data.reading import UnreadableFile, read_csv_text, read_parquet
 from tradeformer.data.schema import OHLCV_COLUMNS, SYMBOL, TIMESTAMP, canonical_column
 from tradeformer.data.timeframes import infer_timeframe
+from tradeformer.data.timestamp_formats import day_first_dates, integer_epochs
 from tradeformer.data.validation import (
     DataValidationError,
     Issue,
@@ -75,18 +77,21 @@ def data_files(path: Path) -> list[Path]:
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """Read one CSV or Parquet file as it is (no conversion yet)."""
-    s = _suffix(Path(path))
-    if s in (".parquet", ".pq"):
-        df = pd.read_parquet(path)
+    """Read one CSV or Parquet file as it is (no conversion yet); raises UnreadableFile."""
+    return read_table_with_notes(path)[0]
+
+
+def read_table_with_notes(path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """`read_table` and what was assumed to read it (encoding, delimiter, decimal commas)."""
+    notes: list[str] = []
+    if _suffix(Path(path)) in (".parquet", ".pq"):
+        df = read_parquet(path)
     else:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-        header = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0].tolist()
-        if len(header) == df.shape[1]:
-            df.columns = header  # pandas renames a repeated `close` to `close.1`: undo that
+        df, dialect = read_csv_text(path)
+        notes = dialect.notes
     if not isinstance(df.index, pd.RangeIndex):  # e.g. a saved yfinance frame with a Date index
         df = df.reset_index()
-    return df
+    return df, notes
 
 
 def symbol_from_path(path: Path) -> str:
@@ -131,7 +136,24 @@ def parse_timestamps(
 
     Returns the parsed series and whether a naive intraday clock was localised to `default_tz`.
     """
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+    ts, assumed, _ = parse_timestamps_noted(values, default_tz=default_tz)
+    return ts, assumed
+
+
+def parse_timestamps_noted(
+    values: pd.Series, *, default_tz: str = "America/New_York"
+) -> tuple[pd.Series, bool, str | None]:
+    """`parse_timestamps` and a note when the column's format was settled as a whole
+    (day-first dates, integer epochs, YYYYMMDD: `timestamp_formats`)."""
+    note = None
+    special = None
+    if not pd.api.types.is_datetime64_any_dtype(values.dtype):
+        special = integer_epochs(values)
+        if special is None and not pd.api.types.is_numeric_dtype(values.dtype):
+            special = day_first_dates(values.astype(str).str.strip())
+    if special is not None:
+        ts, note = special
+    elif pd.api.types.is_datetime64_any_dtype(values.dtype):
         ts = values
     else:
         text = values.astype(str).str.strip()
@@ -159,7 +181,7 @@ def parse_timestamps(
         tz = ts.dt.tz if isinstance(ts.dtype, pd.DatetimeTZDtype) else None
         lo, hi = (pd.Timestamp(b, tz=tz) for b in (pd.Timestamp.min, pd.Timestamp.max))
         ts = ts.where((ts >= lo) & (ts <= hi)).astype(target)
-    return ts, assumed
+    return ts, assumed, note
 
 
 def _ns_dtype(ts: pd.Series):
@@ -187,7 +209,9 @@ def normalize_table(
     if TIMESTAMP not in cols:
         return pd.DataFrame(cols, index=raw.index), issues  # validate_bars: missing column
     raw_ts = cols[TIMESTAMP]
-    ts, assumed = parse_timestamps(raw_ts, default_tz=default_tz)
+    ts, assumed, note = parse_timestamps_noted(raw_ts, default_tz=default_tz)
+    if note:
+        issues.append(Issue(symbol, Rule.TIMESTAMP_FORMAT, note, source=source))
     bad = ts.isna().to_numpy() & ~raw_ts.isna().to_numpy()
     cols[TIMESTAMP] = ts
     if bad.any():
@@ -263,13 +287,17 @@ def load_bars(
     report = ValidationReport()
     for f, parts in zip(files, read, strict=True):
         for sym, frame, issues in parts:
-            if sym in frames:
-                detail = f"symbol also found in {sources[sym]}"
-                report.issues.append(Issue(sym, Rule.DUPLICATE, detail, source=str(f)))
+            if sym in frames or sym in sources:
+                detail = f"the symbol's bars are also in {sources[sym]} (one file per symbol)"
+                report.issues.append(Issue(sym, Rule.DUPLICATE_SYMBOL, detail, source=str(f)))
                 continue
-            frames[sym], sources[sym], parse_issues[sym] = frame, str(f), issues
+            sources[sym] = str(f)
+            if frame is None:  # unreadable: nothing to validate
+                report.issues.extend(issues)
+                continue
+            frames[sym], parse_issues[sym] = frame, issues
     if wanted:
-        for s in sorted(wanted - {k.upper() for k in frames}):
+        for s in sorted(wanted - {k.upper() for k in sources}):
             report.issues.append(Issue(s, Rule.EMPTY, "symbol not found in the data"))
     return finalize_bars(
         frames,
@@ -284,15 +312,24 @@ def load_bars(
     )
 
 
-def read_file(job: tuple) -> list[tuple[str, pd.DataFrame, list[Issue]]]:
-    """One file's symbols (those `wanted`, or all), each normalised: (symbol, frame, issues)."""
+def read_file(job: tuple) -> list[tuple[str, pd.DataFrame | None, list[Issue]]]:
+    """One file's symbols (those `wanted`, or all), each normalised: (symbol, frame, issues);
+    an unreadable file is one (symbol, None, [its issue])."""
     f, wanted, default_tz = job
+    try:
+        raw, notes = read_table_with_notes(f)
+    except UnreadableFile as e:
+        sym = symbol_from_path(f)
+        if wanted and sym.upper() not in wanted:
+            return []
+        return [(sym, None, [Issue(sym, Rule.UNREADABLE_FILE, str(e), source=str(f))])]
     out = []
-    for sym, part in _split_long(_rename_symbol_only(read_table(f)), symbol_from_path(f)).items():
+    for sym, part in _split_long(_rename_symbol_only(raw), symbol_from_path(f)).items():
         if wanted and sym.upper() not in wanted:
             continue
         frame, issues = normalize_table(part, symbol=sym, source=str(f), default_tz=default_tz)
-        out.append((sym, frame, issues))
+        dialect = [Issue(sym, Rule.FILE_DIALECT, "read as " + "; ".join(notes), source=str(f))]
+        out.append((sym, frame, (dialect if notes else []) + issues))
     return out
 
 
@@ -322,7 +359,7 @@ def finalize_bars(
         report.issues.extend(issues)
         final[sym] = frame
     if report.errors:
-        raise DataValidationError(report.errors)
+        raise DataValidationError(report.errors, report)
 
     timeframes: dict[str, str] = {}
     for sym, frame in final.items():
@@ -338,7 +375,8 @@ def check_symbol(job: tuple) -> tuple[pd.DataFrame, list[Issue], list]:
     sym, frame, parsed, src, policy, min_bars, as_of = job
     issues = parsed + _validate(sym, frame, min_bars, src, parsed, as_of)
     repairs = []
-    if policy == "repair" and any(i.severity == "error" for i in issues):
+    jumps = (Rule.SPLIT_LIKE_JUMP, Rule.PRICE_SPIKE)
+    if policy == "repair" and any(i.severity == "error" or i.rule in jumps for i in issues):
         frame, repairs = repair_bars(sym, frame, issues, as_of)
         issues = [i for i in parsed if i.severity == "warning"]
         issues += validate_bars(sym, frame, min_bars=min_bars, source=src, as_of=as_of)

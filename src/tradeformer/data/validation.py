@@ -13,6 +13,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from tradeformer.data.anomalies import adjust_split, reverting_spikes, split_like_jumps
 from tradeformer.data.schema import OHLCV_COLUMNS, PRICE_COLUMNS, TIMESTAMP, to_ns
 from tradeformer.data.timeframes import (
     DAY_NS,
@@ -44,6 +45,12 @@ class Rule(StrEnum):
     MIXED_TIMEFRAME = "mixed_timeframes"
     FUTURE_TIMESTAMP = "timestamp_in_the_future"
     DUPLICATE_COLUMN = "duplicate_column"
+    DUPLICATE_SYMBOL = "duplicate_symbol"  # one symbol in two files
+    UNREADABLE_FILE = "unreadable_file"  # empty, binary, not CSV/Parquet
+    FILE_DIALECT = "file_dialect_assumed"  # warning: encoding / delimiter / decimals read
+    TIMESTAMP_FORMAT = "timestamp_format_assumed"  # warning: DD/MM/YYYY, epoch seconds, ...
+    SPLIT_LIKE_JUMP = "split_like_jump"  # warning: an unadjusted split? (repair adjusts it)
+    PRICE_SPIKE = "reverting_price_spike"  # warning: a fat-finger bar (repair drops it)
     ZERO_VOLUME = "zero_volume"  # warning
     ASSUMED_TIMEZONE = "naive_intraday_timezone_assumed"  # warning
     EMPTY = "empty"
@@ -62,8 +69,23 @@ ROW_RULES: frozenset[Rule] = frozenset(
         Rule.FUTURE_TIMESTAMP,
     }
 )
+# what `--policy repair` fixes (drops the rows, sorts, keeps the first column, adjusts)
+REPAIRABLE: frozenset[Rule] = ROW_RULES | {
+    Rule.UNSORTED,
+    Rule.DUPLICATE_COLUMN,
+    Rule.SPLIT_LIKE_JUMP,
+    Rule.PRICE_SPIKE,
+}
 WARNING_RULES: frozenset[Rule] = frozenset(
-    {Rule.ZERO_VOLUME, Rule.ASSUMED_TIMEZONE, Rule.DOWNLOAD_FAILED}
+    {
+        Rule.ZERO_VOLUME,
+        Rule.ASSUMED_TIMEZONE,
+        Rule.DOWNLOAD_FAILED,
+        Rule.FILE_DIALECT,
+        Rule.TIMESTAMP_FORMAT,
+        Rule.SPLIT_LIKE_JUMP,
+        Rule.PRICE_SPIKE,
+    }
 )
 
 
@@ -143,8 +165,9 @@ class ValidationReport:
 class DataValidationError(DataError):
     """Raised when bars break validation rules under the ``reject`` policy."""
 
-    def __init__(self, issues: list[Issue]):
+    def __init__(self, issues: list[Issue], report: ValidationReport | None = None):
         self.issues = issues
+        self.report = report or ValidationReport(list(issues))  # warnings and repairs too
         lines = [f"{len(issues)} data problem(s):"] + [f"  - {i.message}" for i in issues]
         super().__init__("\n".join(lines))
 
@@ -294,6 +317,8 @@ def validate_bars(
         if issue:
             issues.append(issue)
 
+    if not any(i.severity == "error" for i in issues):  # price jumps on clean, sorted bars
+        issues += price_jump_issues(symbol, frame, source)
     n_ok = int((~masks[Rule.UNPARSABLE_TIMESTAMP][0]).sum())
     if n_ok < min_bars:
         issues.append(
@@ -310,6 +335,41 @@ def validate_bars(
         if mixed is not None:
             issues.append(mixed)
     return issues
+
+
+def price_jump_issues(symbol: str, frame: pd.DataFrame, source: str = "") -> list[Issue]:
+    """Warnings for split-like jumps and reverting spikes (`anomalies`): the data may be
+    right; `--policy repair` adjusts the split / drops the spike."""
+    ts = frame[TIMESTAMP]
+    out = []
+    for j in split_like_jumps(frame):
+        detail = (
+            f"prices jump x{j.observed:.4g} overnight, a {j.label} (ratio {j.price_ratio:.4g})? "
+            f"volume x{j.volume_ratio:.3g} after; under repair the bars before are adjusted"
+        )
+        out.append(
+            _row_issue(symbol, Rule.SPLIT_LIKE_JUMP, _at(len(frame), j.row), ts, detail, source)
+        )
+    spikes = reverting_spikes(frame)
+    if spikes.size:
+        r = int(spikes[0])
+        c = frame["close"].to_numpy(dtype="float64")
+        h = frame["high"].to_numpy(dtype="float64")
+        detail = (
+            f"one bar far from both neighbours (close x{c[r] / c[r - 1]:.4g}, high "
+            f"x{h[r] / c[r - 1]:.4g} the previous close; the next bar is back): a bad print? "
+            "under repair the bar is dropped"
+        )
+        out.append(
+            _row_issue(symbol, Rule.PRICE_SPIKE, _at(len(frame), *spikes), ts, detail, source)
+        )
+    return out
+
+
+def _at(n: int, *rows: int) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    mask[list(rows)] = True
+    return mask
 
 
 def mixed_timeframe_issue(
@@ -420,4 +480,27 @@ def repair_bars(
             drop |= mask
     if drop.any():
         frame = frame.loc[~drop].reset_index(drop=True)
+    if {Rule.SPLIT_LIKE_JUMP, Rule.PRICE_SPIKE} & rules:
+        frame, jump_repairs = repair_price_jumps(symbol, frame)
+        repairs += jump_repairs
+    return frame, repairs
+
+
+def repair_price_jumps(symbol: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Repair]]:
+    """Drop reverting spikes, then back-adjust split-like jumps (latest first), each recorded
+    with its date and factor."""
+    repairs: list[Repair] = []
+    spikes = reverting_spikes(frame)
+    if spikes.size:
+        ex = _ts_str(frame[TIMESTAMP], spikes)
+        repairs.append(Repair(symbol, Rule.PRICE_SPIKE, "dropped bars", int(spikes.size), ex))
+        frame = frame.drop(index=frame.index[spikes]).reset_index(drop=True)
+    for j in sorted(split_like_jumps(frame), key=lambda j: -j.row):
+        when = str(frame[TIMESTAMP].iloc[j.row])
+        action = (
+            f"adjusted a {j.label} on {when}: prices before it x{j.price_ratio:.6g}, "
+            f"volume x{1 / j.price_ratio:.6g}"
+        )
+        repairs.append(Repair(symbol, Rule.SPLIT_LIKE_JUMP, action, j.row, (when,)))
+        frame = adjust_split(frame, j)
     return frame, repairs

@@ -9,6 +9,8 @@ the features are computed for all of them at once, and each network runs once.
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from pathlib import Path
 
@@ -36,6 +38,8 @@ from tradeformer.training.ensemble import decision_columns, member_outputs
 from tradeformer.training.frames import FRAME_OUTPUTS
 from tradeformer.training.trainer import predict_models
 from tradeformer.training.veto import veto_features
+
+log = logging.getLogger(__name__)
 
 
 def member_columns(
@@ -134,6 +138,12 @@ class Predictor:
                     f"universe symbol, or predict from a store (missing {len(missing)}: "
                     f"{', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''})"
                 )
+            outside = sorted(set(bars_by_symbol) - set(self.universe))
+            if outside:
+                raise InputError(
+                    f"outside this cross-sectional bundle's {len(self.universe)}-symbol training "
+                    f"universe: {_listed(outside)} (they would shift every symbol's rank)"
+                )
         loaded = self.validate(bars_by_symbol)
         t_valid = time.perf_counter() - t0
         out = self._predict_validated(loaded.bars, loaded.timeframes)
@@ -141,23 +151,79 @@ class Predictor:
         self.last_timing["total"] += t_valid
         return out
 
+    def resolve_symbols(
+        self,
+        store_dir: str | Path,
+        symbols: list[str] | None = None,
+        timeframe: str | None = None,
+        *,
+        name: str | None = None,
+    ) -> tuple[list[str], list[str]]:
+        """(store symbols to predict, requested symbols not in the store). Matching ignores
+        case (`aapl` is `AAPL`). Without `symbols`: every store symbol, or for a
+        cross-sectional bundle its universe (other store symbols are left out, logged).
+        A cross-sectional bundle refuses symbols outside its training universe (InputError):
+        their rank would mix names it never saw into its cross-section."""
+        where = name or str(store_dir)
+        store = BarStore(store_dir)
+        entries = store.manifest["entries"]
+        tf = timeframe or store.default_timeframe()
+        if tf not in entries:
+            raise NotFoundError(f"timeframe {tf!r} not in {where} (has {list(entries)})")
+        have = {s.upper(): s for s in entries[tf]}
+        if not symbols:
+            wanted = sorted(entries[tf])
+            if self.cross_sectional:
+                extra = sorted(set(wanted) - set(self.universe))
+                if extra:
+                    log.warning(
+                        "%d symbol(s) of %s are outside the bundle's %d-symbol training "
+                        "universe and not predicted: %s",
+                        len(extra),
+                        where,
+                        len(self.universe),
+                        _listed(extra),
+                    )
+                wanted = [s for s in wanted if s in set(self.universe)]
+            return wanted, []
+        found = [exact if (exact := s) in entries[tf] else have.get(s.upper()) for s in symbols]
+        unknown = [s for s, f in zip(symbols, found, strict=True) if f is None]
+        known = list(dict.fromkeys(f for f in found if f is not None))
+        if self.cross_sectional:
+            outside = [s for s in known if s not in set(self.universe)]
+            if outside:
+                raise InputError(
+                    f"outside this cross-sectional bundle's {len(self.universe)}-symbol training "
+                    f"universe: {_listed(outside)} (its scores rank a symbol among the universe "
+                    "it was trained on; retrain with these names to rank them)"
+                )
+        return known, unknown
+
     def predict_store(
-        self, store_dir: str | Path, symbols: list[str] | None = None, timeframe: str | None = None
+        self,
+        store_dir: str | Path,
+        symbols: list[str] | None = None,
+        timeframe: str | None = None,
+        *,
+        name: str | None = None,
     ) -> pd.DataFrame:
+        """One row per symbol from a store's latest bars; `name` (e.g. the user's `--data`)
+        is what error messages call the store. Unknown symbols raise NotFoundError."""
         t0 = time.perf_counter()
+        where = name or str(store_dir)
+        wanted, unknown = self.resolve_symbols(store_dir, symbols, timeframe, name=name)
+        if unknown:
+            raise NotFoundError(f"not in {where}: {_listed(unknown)}")
         store = BarStore(store_dir)
         entries = store.manifest["entries"]  # read once per call
         tf = timeframe or store.default_timeframe()
-        if tf not in entries:
-            raise NotFoundError(f"timeframe {tf!r} not in store {store_dir} (has {list(entries)})")
-        wanted = symbols or sorted(entries[tf])
         syms = wanted
         if self.cross_sectional:  # the whole training universe, the requested ones returned
             syms = sorted(set(self.universe) | set(wanted))
         missing = sorted(set(syms) - set(entries[tf]))
         if missing:
             why = " (the bundle's training universe)" if self.cross_sectional else ""
-            raise NotFoundError(f"not in store {store_dir} ({tf}){why}: {', '.join(missing)}")
+            raise NotFoundError(f"not in {where} ({tf}){why}: {_listed(missing)}")
         # the whole history, as in training: a tail would change the EMA-based columns (a
         # 290-bar tail flips mtf_1M on the last bar of 17 of the 100 daily symbols)
         bars, stamps = {}, {}
@@ -271,6 +337,8 @@ class Predictor:
         }
         # one construction instead of ~20 column inserts (each a block-manager copy)
         out = pd.DataFrame({**head, **out, **extra})
+        if self.cross_sectional:
+            out = as_scores(out, self.ensemble.horizon)
         timing["total"] = time.perf_counter() - t0
         timing["models_and_veto"] = timing["total"] - timing["features"] - timing["embedding"]
         self.last_timing = timing
@@ -353,6 +421,30 @@ def tail_features(job: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         px[idx] = panel.ohlcv[rows, tail]
         ts[idx] = panel.timestamps[rows, tail]
     return ctx, px, ts
+
+
+SCORE_KIND = "cs_rank"  # a cross-sectional bundle's outputs: per-date ranks in [-1, 1]
+_RET_COLUMN = re.compile(r"^(?P<member>[a-z][a-z0-9]*)_ret(?P<h>_\d+)?$")
+
+
+def as_scores(out: pd.DataFrame, horizon: int) -> pd.DataFrame:
+    """A cross-sectional bundle's predictions named for what they are: `expected_return` is
+    the ensemble's `score` (its per-date rank in [-1, 1], > 0 above the date's median) at
+    `score_horizon` bars, each member's `<m>_ret[_h]` its `<m>_score[_h]`; none is a return."""
+    names = {"expected_return": "score"}
+    for col in out.columns:
+        if m := _RET_COLUMN.match(col):
+            names[col] = f"{m['member']}_score{m['h'] or ''}"
+    out = out.rename(columns=names)
+    at = out.columns.get_loc("score") + 1
+    out.insert(at, "score_horizon", horizon)
+    out.insert(at + 1, "score_kind", SCORE_KIND)
+    return out
+
+
+def _listed(names: list[str], limit: int = 10) -> str:
+    more = f" ... ({len(names)} in all)" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
 
 
 def _put(cache: dict, key, value, size: int, limit: int, max_bytes: int) -> None:
