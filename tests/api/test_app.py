@@ -3,6 +3,7 @@ same bars give the same prediction through Python, HTTP and the CLI."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 
@@ -205,3 +206,57 @@ def test_batch_answers_a_symbol_given_twice_in_order(served, tiny_source):
     assert both.status_code == 422
     assert client.put("/v1/predict/batch").headers["allow"] == "POST"
     assert client.get("/v1/predict/batch").headers["allow"] == "POST"
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_numbers_are_a_422_not_a_500(served, tiny_source, token):
+    """Python's json clients send NaN / Infinity; the 422 must not try to echo them."""
+    _, _, client = served
+    body = json.dumps(_body(tiny_source, "AAPL", 200))
+    first = body.index('"open": ') + len('"open": ')
+    end = body.index(",", first)
+    body = body[:first] + token + body[end:]
+    r = client.post("/v1/predict", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert detail[0]["loc"][-1] == "open" and "input" not in detail[0]
+
+
+def test_error_bodies_are_capped(served, tiny_source):
+    """A 600 KB body full of problems gets a short answer, not the body echoed back."""
+    _, _, client = served
+    body = _body(tiny_source, "AAPL", 4000)
+    for b in body["bars"]:
+        b["open"] = -1.0
+    raw = json.dumps(body)
+    r = client.post("/v1/predict", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    assert len(r.content) < 10_000 < len(raw)
+    assert r.json()["detail"][-1]["type"] == "too_many_errors"
+
+
+def test_docs_work_offline_and_responses_are_typed(served):
+    _, _, client = served
+    page = client.get("/docs").text
+    assert "cdn" not in page.lower() and "https://" not in page
+    asset = next(p for p in page.split('"') if p.endswith("swagger-ui-bundle.js"))
+    assert client.get(asset).status_code == 200
+    redoc = client.get("/redoc").text
+    asset = next(p for p in redoc.split('"') if p.endswith("redoc.standalone.js"))
+    assert client.get(asset).status_code == 200
+    spec = client.get("/openapi.json").json()
+    ok = spec["paths"]["/v1/predict/{symbol}"]["get"]["responses"]["200"]
+    ref = ok["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
+    props = spec["components"]["schemas"][ref]["properties"]
+    assert {"symbol", "action", "expected_return", "score", "veto_prob"} <= set(props)
+
+
+def test_batch_predicts_known_symbols_and_lists_unknown_ones(served):
+    _, _, client = served
+    r = client.post("/v1/predict/batch", json={"symbols": ["aapl", "NOPE", "XOM"]})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert [p["symbol"] for p in out["predictions"]] == ["AAPL", "XOM"]
+    assert out["errors"] == [{"symbol": "NOPE", "status": 404, "detail": "unknown symbol 'NOPE'"}]
+    assert client.post("/v1/predict/batch", json={"symbols": ["NOPE"]}).status_code == 404
+    assert client.get("/v1/predict/xom").json()["symbol"] == "XOM"

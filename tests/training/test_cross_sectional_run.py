@@ -64,18 +64,23 @@ def test_serving_equals_the_training_runs_test_predictions(cs_run):
     got = pred.predict_store(store).set_index("symbol")
     exp = expected[expected["timestamp"] == last].set_index("symbol").loc[got.index]
     assert (got["timestamp"] == last).all() and (got["cross_section_size"] == 8).all()
-    for col in ("expected_return", "timeformer_ret", "tft_ret", "veto_prob"):
-        np.testing.assert_allclose(got[col], exp[col], rtol=1e-4, atol=1e-6, err_msg=col)
+    # served as what they are: scores (per-date ranks), not returns
+    pairs = {"score": "expected_return", "timeformer_score": "timeformer_ret"}
+    pairs |= {"tft_score": "tft_ret", "veto_prob": "veto_prob"}
+    for col, train_col in pairs.items():
+        np.testing.assert_allclose(got[col], exp[train_col], rtol=1e-4, atol=1e-6, err_msg=col)
     assert (got["action"] == exp["action"]).all()
+    assert (got["score_horizon"] == 3).all() and (got["score_kind"] == "cs_rank").all()
+    assert not [c for c in got.columns if "_ret" in c or c == "expected_return"]
     one = pred.predict_store(store, ["IID04"]).iloc[0]  # one symbol, ranked in the universe
-    assert one["expected_return"] == pytest.approx(got.loc["IID04", "expected_return"])
+    assert one["score"] == pytest.approx(got.loc["IID04", "score"])
     # an earlier test date: every universe symbol's bars cut there, as raw bars
     t = expected["timestamp"].drop_duplicates().iloc[40]
     bars = {p.stem: pd.read_parquet(p) for p in sorted(source.glob("*.parquet"))}
     cut = {s: b[b["timestamp"] <= t].reset_index(drop=True) for s, b in bars.items()}
     got_t = pred.predict_bars(cut).set_index("symbol")
     exp_t = expected[expected["timestamp"] == t].set_index("symbol").loc[got_t.index]
-    np.testing.assert_allclose(got_t["expected_return"], exp_t["expected_return"], atol=1e-6)
+    np.testing.assert_allclose(got_t["score"], exp_t["expected_return"], atol=1e-6)
     np.testing.assert_allclose(got_t["veto_prob"], exp_t["veto_prob"], rtol=1e-4, atol=1e-6)
 
 
@@ -96,3 +101,57 @@ def test_report_shows_the_cross_sectional_scorecard(cs_run):
     assert "Cross-sectional signal" in md and "LightGBM xs (context + market" in md
     assert "Random veto, same coverage" in md
     assert f"{ev['cross_section']['by_horizon']['3']['ensemble']['date_rank_ic']:.4f}" in md
+
+
+def test_symbols_outside_the_universe_are_refused_never_mixed_in(cs_run, tmp_path):
+    """A store holding the universe plus another name: the universe's scores do not move,
+    the other name is left out (no symbols asked) or refused (asked for), in any case."""
+    from tradeformer.data import load_bars
+    from tradeformer.data.sources import write_store
+    from tradeformer.errors import InputError
+
+    summary, _, store, source = cs_run
+    pred = Predictor.load(summary["bundle"])
+    base = pred.predict_store(store).set_index("symbol")
+    extra = tmp_path / "bars"
+    extra.mkdir()
+    for p in source.glob("*.parquet"):
+        (extra / p.name).write_bytes(p.read_bytes())
+    iid_bars(tmp_path / "other", n_symbols=1, seed=99, start="2005-01-03")
+    (tmp_path / "other" / "IID00.parquet").rename(extra / "OTHER.parquet")
+    wider = write_store(load_bars(extra), tmp_path / "store", source=str(extra)).root
+    got = pred.predict_store(wider).set_index("symbol")
+    assert "OTHER" not in got.index
+    np.testing.assert_allclose(got.loc[base.index, "score"], base["score"], atol=1e-7)
+    with pytest.raises(InputError, match="outside this cross-sectional bundle"):
+        pred.predict_store(wider, ["other", "IID01"])
+    assert pred.predict_store(wider, ["iid01"])["symbol"].tolist() == ["IID01"]
+    bars = {p.stem: pd.read_parquet(p) for p in sorted(extra.glob("*.parquet"))}
+    with pytest.raises(InputError, match="outside this cross-sectional bundle"):
+        pred.predict_bars(bars)
+
+
+def test_cli_and_api_call_scores_scores(cs_run):
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from tradeformer.api.app import create_app
+    from tradeformer.cli import app
+
+    summary, _, store, source = cs_run
+    res = CliRunner().invoke(app, ["predict", "--bundle", summary["bundle"], "--data", str(store)])
+    assert res.exit_code == 0, res.output
+    assert "not returns" in res.output and "%" not in res.output.split("not returns")[1]
+    client = TestClient(create_app(summary["bundle"], store), raise_server_exceptions=False)
+    row = client.get("/v1/predict/iid02").json()
+    assert row["symbol"] == "IID02" and row["score_kind"] == "cs_rank"
+    assert "expected_return" not in row and -1 <= row["score"] <= 1
+    schema = client.get("/openapi.json").json()
+    assert "post" not in schema["paths"].get("/v1/predict", {})  # cannot succeed: not offered
+    bars = pd.read_parquet(source / "IID01.parquet").tail(400)
+    body = {
+        "symbol": "IID01",
+        "bars": json.loads(bars.to_json(orient="records", date_format="iso")),
+    }
+    res = client.post("/v1/predict", json=body)
+    assert res.status_code == 422 and "cross-sectional" in res.json()["detail"]
