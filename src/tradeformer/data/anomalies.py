@@ -18,6 +18,7 @@ volatile name is not flagged for its ordinary moves. Everything is vectorised ov
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -44,8 +45,10 @@ class SplitJump:
 
     @property
     def label(self) -> str:
-        k = 1 / self.price_ratio
-        return f"{k:g}:1 split" if k > 1 else f"1:{1 / k:g} reverse split"
+        k = Fraction(1 / self.price_ratio).limit_denominator(10)
+        if k > 1:
+            return f"{k.numerator}:{k.denominator} split"
+        return f"{k.numerator}:{k.denominator} reverse split"
 
 
 def _robust_vol(logret: np.ndarray) -> float:
