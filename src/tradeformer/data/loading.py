@@ -124,9 +124,13 @@ def duplicate_columns(raw: pd.DataFrame) -> dict[str, list[str]]:
 def _all_midnights(ts: pd.Series) -> bool:
     """Are all non-NaT values midnights (local wall clock for tz-aware values)?"""
     wall = ts.dt.tz_localize(None) if isinstance(ts.dtype, pd.DatetimeTZDtype) else ts
-    v = wall.to_numpy(dtype="datetime64[ns]").view("int64")
+    # in the column's own unit: a microsecond parse of year 490 has no nanosecond value
+    # (numpy >= 2.5 raises OverflowError converting it; the range check comes later)
+    unit = np.datetime_data(wall.dtype)[0]
+    v = wall.to_numpy(dtype=f"datetime64[{unit}]").view("int64")
     v = v[v != np.iinfo(np.int64).min]
-    return bool(v.size) and not (v % (86_400 * 10**9)).any()
+    per_day = np.timedelta64(1, "D").astype(f"timedelta64[{unit}]").astype("int64")
+    return bool(v.size) and not (v % per_day).any()
 
 
 def parse_timestamps(
