@@ -135,3 +135,12 @@ def test_a_crash_is_not_a_split(bars):
     x = bars.copy()
     x.loc[400:, ["open", "high", "low", "close"]] *= 0.5
     assert not split_like_jumps(x)
+
+
+def test_a_daily_file_with_stray_intraday_stamps_is_mixed(bars, tmp_path):
+    """11 daily rows stamped 10:00 instead of midnight: one bar size per file (was only a
+    time-zone warning)."""
+    x = bars.copy()
+    x.loc[100:110, "timestamp"] = x.loc[100:110, "timestamp"] + pd.Timedelta(hours=10)
+    x.to_parquet(tmp_path / "XYZ.parquet", index=False)
+    assert _error_rules(tmp_path) == {Rule.MIXED_TIMEFRAME}

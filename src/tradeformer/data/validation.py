@@ -394,6 +394,19 @@ def _date_bars_among_intraday(symbol: str, ts: pd.Series, source: str, tz: str) 
     per_row = np.repeat(counts, counts)  # sorted timestamps: days are contiguous
     lone = (per_row == 1) & (wall == day)
     n_lone, n_intraday = int(lone.sum()), int((counts > 1).sum())
+    stray = (per_row == 1) & (wall != day)  # alone on its day, but not at midnight
+    if n_lone > 2 and n_intraday == 0 and stray.any():  # a daily file, a few bars off midnight
+        rows = np.flatnonzero(stray if stray.sum() <= n_lone else lone)
+        return Issue(
+            symbol,
+            Rule.MIXED_TIMEFRAME,
+            f"{n_lone} date-level bars (at midnight) and {int(stray.sum())} bar(s) alone on "
+            "their day at another time of day: one bar size per file; first odd bar shown",
+            count=int(rows.size),
+            rows=tuple(int(ts.index[r]) for r in rows[:MAX_EXAMPLES]),
+            timestamps=tuple(str(ts.iloc[r]) for r in rows[:MAX_EXAMPLES]),
+            source=source,
+        )
     if n_lone <= 2 or n_intraday == 0:
         return None
     minority = (per_row > 1) if n_lone >= n_intraday else lone
