@@ -144,3 +144,12 @@ def test_a_daily_file_with_stray_intraday_stamps_is_mixed(bars, tmp_path):
     x.loc[100:110, "timestamp"] = x.loc[100:110, "timestamp"] + pd.Timedelta(hours=10)
     x.to_parquet(tmp_path / "XYZ.parquet", index=False)
     assert _error_rules(tmp_path) == {Rule.MIXED_TIMEFRAME}
+
+
+def test_gzipped_csv_and_thousands_separators(bars, tmp_path):
+    bars.to_csv(tmp_path / "AAA.csv.gz", index=False)
+    quoted = bars.assign(volume=bars["volume"].map(lambda v: f"{v:,.0f}"))
+    quoted.to_csv(tmp_path / "BBB.csv", index=False)
+    loaded = load_bars(tmp_path)
+    for sym in ("AAA", "BBB"):
+        np.testing.assert_allclose(loaded.bars[sym]["volume"], bars["volume"].round())

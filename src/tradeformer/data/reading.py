@@ -10,6 +10,7 @@ one line saying why, never a parser's traceback.
 
 from __future__ import annotations
 
+import gzip
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ import pandas as pd
 
 DELIMITERS = (",", ";", "\t", "|")
 SNIFF_BYTES = 64 * 1024
+_GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?(\d{1,3}(\.\d{3})+|\d+),\d+$")
 
 
@@ -78,8 +80,12 @@ def sniff_dialect(text: str) -> tuple[str, bool]:
 
 def read_csv_text(path: Path) -> tuple[pd.DataFrame, Dialect]:
     """A CSV file as strings (no conversion), with the dialect it was read in."""
-    with open(path, "rb") as f:
-        head = f.read(SNIFF_BYTES)
+    opener = gzip.open if str(path).lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            head = f.read(SNIFF_BYTES)
+    except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
+        raise UnreadableFile(f"not a readable gzip file ({e})") from None
     if not head.strip():
         raise UnreadableFile("the file is empty")
     encoding, notes = sniff_encoding(head)
@@ -100,7 +106,30 @@ def read_csv_text(path: Path) -> tuple[pd.DataFrame, Dialect]:
         df.columns = header  # pandas renames a repeated `close` to `close.1`: undo that
     if decimal_comma:
         df = df.apply(_decimal_commas)
+    else:
+        df, grouped = _thousands_separators(df)
+        if grouped:
+            dialect.notes.append(f"numbers with thousands separators ({', '.join(grouped)})")
     return df, dialect
+
+
+def _thousands_separators(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """`"1,234,567.5"` -> `1234567.5` in columns whose every non-empty value reads that way
+    (with at least one grouped value): quoted numbers from spreadsheets."""
+    changed = []
+    for col in df.columns:
+        text = df[col].astype(str).str.strip()
+        if not text.str.contains(",", regex=False).any():
+            continue
+        filled = text[text != ""]
+        grouped = filled.str.match(_GROUPED.pattern)
+        if filled.empty or not grouped.any():
+            continue
+        if not (grouped | filled.str.match(r"^[+-]?\d+(\.\d+)?$")).all():
+            continue
+        df[col] = text.str.replace(",", "", regex=False)
+        changed.append(str(col))
+    return df, changed
 
 
 def _decimal_commas(col: pd.Series) -> pd.Series:
