@@ -153,3 +153,13 @@ def test_gzipped_csv_and_thousands_separators(bars, tmp_path):
     loaded = load_bars(tmp_path)
     for sym in ("AAA", "BBB"):
         np.testing.assert_allclose(loaded.bars[sym]["volume"], bars["volume"].round())
+
+
+def test_thousands_separators_in_a_file_that_repeats_a_column(bars, tmp_path):
+    x = bars[["timestamp", "open", "high", "low", "close", "volume"]].copy()
+    x["volume"] = x["volume"].map(lambda v: f"{v:,.0f}")
+    x.insert(5, "Close", x["close"])  # `Close` and `close`: a duplicate_column, not a crash
+    x.to_csv(tmp_path / "XYZ.csv", index=False)
+    assert _error_rules(tmp_path) == {Rule.DUPLICATE_COLUMN}
+    fixed = load_bars(tmp_path, policy="repair")
+    np.testing.assert_allclose(fixed.bars["XYZ"]["volume"], bars["volume"].round())

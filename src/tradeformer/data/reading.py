@@ -117,8 +117,8 @@ def _thousands_separators(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """`"1,234,567.5"` -> `1234567.5` in columns whose every non-empty value reads that way
     (with at least one grouped value): quoted numbers from spreadsheets."""
     changed = []
-    for col in df.columns:
-        text = df[col].astype(str).str.strip()
+    for k, col in enumerate(df.columns):  # by position: a file may repeat a column name
+        text = df.iloc[:, k].astype(str).str.strip()
         if not text.str.contains(",", regex=False).any():
             continue
         filled = text[text != ""]
@@ -127,7 +127,7 @@ def _thousands_separators(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
             continue
         if not (grouped | filled.str.match(r"^[+-]?\d+(\.\d+)?$")).all():
             continue
-        df[col] = text.str.replace(",", "", regex=False)
+        df.isetitem(k, text.str.replace(",", "", regex=False))
         changed.append(str(col))
     return df, changed
 
