@@ -115,11 +115,11 @@ def reverting_spikes(frame: pd.DataFrame) -> np.ndarray:
         return np.zeros(0, dtype=int)
     with np.errstate(divide="ignore", invalid="ignore"):
         lc = np.log(c)
-        thresh = max(SPIKE_MIN, SPIKE_VOLS * _robust_vol(np.diff(lc)))
+        vol = _robust_vol(np.diff(lc))
+        thresh = max(SPIKE_MIN, SPIKE_VOLS * vol)
         prev, nxt = lc[:-2], lc[2:]
         across = np.abs(nxt - prev)  # the neighbours agree with each other
         mid = (prev + nxt) / 2
-        vol = _robust_vol(np.diff(lc))
         close_dev = np.abs(lc[1:-1] - mid)
         wick_dev = np.zeros(len(c) - 2)
         for col in ("high", "low"):
@@ -128,7 +128,7 @@ def reverting_spikes(frame: pd.DataFrame) -> np.ndarray:
         hit = ((close_dev > thresh) & (across < REVERT_SHARE * close_dev)) | (
             (wick_dev > max(WICK_MIN, WICK_VOLS * vol)) & (across < REVERT_SHARE * wick_dev)
         )
-    return np.flatnonzero(np.nan_to_num(hit, nan=0.0).astype(bool)) + 1
+    return np.flatnonzero(hit) + 1  # NaN comparisons are False: no NaN reaches here
 
 
 def adjust_split(frame: pd.DataFrame, jump: SplitJump) -> pd.DataFrame:
