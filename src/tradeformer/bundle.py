@@ -22,15 +22,14 @@ from importlib.metadata import version as pkg_version
 from pathlib import Path
 
 import lightgbm as lgb
-import torch
-from safetensors.torch import load_file, save_file
 
 from tradeformer import __version__
 from tradeformer.dataset.universe import Scaler
 from tradeformer.errors import BundleError
 from tradeformer.features.columns import CLASSICAL_COLUMNS, FEATURE_VERSION
 from tradeformer.models.base import ForecastModel
-from tradeformer.models.registry import describe_model, model_from_manifest
+from tradeformer.models.persist import load_member, member_files, save_member
+from tradeformer.models.registry import describe_model
 
 BUNDLE_FORMAT = 2  # 2: members as a mapping (any registered network); 1: timeformer + tft
 LIBRARIES = ("torch", "lightgbm", "numpy", "pandas", "safetensors")
@@ -46,10 +45,6 @@ def _versions() -> dict[str, str]:
         "python": platform.python_version(),
         **{lib: pkg_version(lib) for lib in LIBRARIES},
     }
-
-
-def _save_model(model: torch.nn.Module, path: Path) -> None:
-    save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(path))
 
 
 def save_bundle(
@@ -77,7 +72,7 @@ def save_bundle(
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     for name, (_, model) in members.items():
-        _save_model(model, folder / f"{name}.safetensors")
+        save_member(model, folder, name)
     scaler.save(folder / "scaler.safetensors")
     shutil.copyfile(veto_path, folder / "veto.txt")
     if local_model_dir is not None:
@@ -125,7 +120,8 @@ def weights_hash(folder: Path) -> str:
     """One hash over the weight files (timestamps in the manifest excluded)."""
     m = json.loads((folder / "manifest.json").read_text())
     h = hashlib.sha256()
-    for name in (*(f"{k}.safetensors" for k in m["models"]), "scaler.safetensors", "veto.txt"):
+    weights = [f for k, e in m["models"].items() for f in member_files(k, e)]
+    for name in (*weights, "scaler.safetensors", "veto.txt"):
         h.update(sha256(folder / name).encode())
     return h.hexdigest()
 
@@ -215,11 +211,9 @@ def load_bundle(folder: str | Path) -> Bundle:
     members = {}
     for name, entry in m["models"].items():
         try:
-            model = model_from_manifest(entry["kind"], entry["config"], entry["init"])
+            members[name] = load_member(entry, folder, name)
         except ValueError as e:  # a member kind this installation has not registered
             raise BundleError(f"cannot load bundle {folder}: member {name}: {e}") from None
-        model.load_state_dict(load_file(str(folder / f"{name}.safetensors")))
-        members[name] = model.eval()
     veto = lgb.Booster(model_file=str(folder / "veto.txt"))
     scaler = Scaler.load(folder / "scaler.safetensors")
     return Bundle(folder, m, members, veto, scaler)

@@ -66,11 +66,24 @@ class FeatureConfig(_Strict):
 
 
 class DataConfig(_Strict):
-    source: str = "bundled"  # "bundled", a bar store, or a folder/file of CSV/Parquet bars
+    # "bundled", a bar store, a folder/file of CSV/Parquet bars, or a list of folders/files
+    # (imported together into one store: one file per symbol across all of them)
+    source: str | list[str] = "bundled"
     timeframe: str | None = None
     symbols: list[str] | None = None
     adjust: bool = False
     min_bars: int = 300
+    # reject: refuse bars breaking a rule; repair: fix or drop them (each repair is recorded
+    # in the store's manifest and the run's data.json)
+    policy: Literal["reject", "repair"] = "reject"
+    # names no training or choice ever sees: a stable hash of (seed, symbol) puts this share
+    # of the symbols aside (listed in data.json and the bundle; `evaluate --heldout` scores them)
+    holdout_fraction: float = Field(0.0, ge=0.0, lt=1.0)
+    holdout_seed: int = 0
+
+    @property
+    def sources(self) -> list[str]:
+        return [self.source] if isinstance(self.source, str) else list(self.source)
 
 
 class EmbeddingConfig(_Strict):
@@ -134,6 +147,9 @@ class TrainingConfig(_Strict):
     device: str = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     num_threads: int | None = None
+    # train every member (or, in a member's `training`, that one) with this many seeds and
+    # average their forecasts (`models/seeds.py`); the cost is k times the training time
+    seeds: int = Field(1, ge=1)
 
 
 class VetoConfig(_Strict):
@@ -172,6 +188,11 @@ class EnsembleConfig(_Strict):
     # returns: weighted predicted returns; ranks: weighted per-date ranks of each model's
     # prediction (in [-1, 1]; > 0 = above the date's median), for cross-sectional targets
     combine: Literal["returns", "ranks"] = "returns"
+    # fixed: `weights` and `average` as written (the spec's); oof_rank_ic: each member's weight
+    # proportional to its mean per-date rank IC on the out-of-fold (validation) rows at
+    # `horizon` (negative ICs weigh 0; all <= 0: equal weights), set by the veto stage and
+    # written back into the run's config.yaml (never chosen on the test period)
+    weighting: Literal["fixed", "oof_rank_ic"] = "fixed"
 
     @model_validator(mode="before")
     @classmethod
@@ -269,6 +290,9 @@ class ExperimentConfig(_Strict):
             except ValidationError as e:
                 bad = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
                 raise ValueError(f"models.{name}.training: {bad}") from None
+        if self.ensemble.weighting != "fixed" and set(self.ensemble.weights) != set(self.models):
+            equal = {name: 1.0 / len(self.models) for name in self.models}  # until the OOF
+            self.ensemble = self.ensemble.model_copy(update={"weights": equal, "average": 0.0})
         if list(self.ensemble.weights) != list(self.models):
             raise ValueError(
                 f"ensemble.weights names {list(self.ensemble.weights)}; models are "

@@ -27,10 +27,10 @@ from tradeformer.dataset.cross_section import (
     cs_zscore,
     date_codes,
     trailing_log_return,
-    window_summaries,
 )
 from tradeformer.dataset.universe import Scaler, build_universe
 from tradeformer.features.pipeline import FeatureConfig, classical_features
+from tradeformer.models.gbm import member_features
 
 H = (3, 5, 10)
 TARGET = TargetConfig(kind="cs_rank")
@@ -153,12 +153,13 @@ def test_inputs_at_t_ignore_every_bar_after_t(sample_bars, t, mapped, tmp_path):
         np.testing.assert_array_equal(base.embedding, _universe(sample_bars).embedding)
     assert base.context.shape[1] == 29 + len(MARKET_COLUMNS)
     ra, rb = _rows_at_or_before(base, t), _rows_at_or_before(moved, t)
-    sa, sb = window_summaries(base)[0], window_summaries(moved)[0]
+    # the boosted member's inputs: context + price-window summaries and their per-date ranks
+    sa, sb = member_features(base)[0], member_features(moved)[0]
+    assert sa.shape[1] == base.context.shape[1] + 31
     for s in base.symbols:
         np.testing.assert_array_equal(base.context[ra[s]], moved.context[rb[s]])
         np.testing.assert_array_equal(base.embedding[ra[s]], moved.embedding[rb[s]])
         np.testing.assert_array_equal(base.eligible[ra[s]], moved.eligible[rb[s]])
-        # the baselines' price-window summaries (trailing returns, volatility, their ranks)
         np.testing.assert_array_equal(sa[ra[s]], sb[rb[s]])
     before = np.concatenate(list(ra.values()))
     later = np.setdiff1d(np.arange(len(base.context)), before)
@@ -186,9 +187,11 @@ def test_a_symbol_that_joins_after_t_changes_nothing_at_t(sample_bars):
     grown = _universe({**sample_bars, "NEW": newcomer})
     ra, rb = _rows_at_or_before(base, t), _rows_at_or_before(grown, t)
     assert len(rb["NEW"]) == 0
+    fa, fb = member_features(base)[0], member_features(grown)[0]
     for s in base.symbols:
         for name in ("context", "embedding", "target_ret", "target_dir"):
             np.testing.assert_array_equal(getattr(base, name)[ra[s]], getattr(grown, name)[rb[s]])
+        np.testing.assert_array_equal(fa[ra[s]], fb[rb[s]])
     # after t the newcomer is part of the cross-section
     t2 = np.datetime64("2012-06-29", "ns").astype("int64")
     at = lambda u: np.flatnonzero(u.timestamps == t2)  # noqa: E731

@@ -1,7 +1,8 @@
-"""The cross-sectional mode end to end on a no-signal universe (generated, no ../shared):
-train -> evaluate reports rank ICs whose intervals include 0; serving from the store equals
-the training run's test predictions on the last date and on an earlier one; raw-bar
-requests without the universe are refused."""
+"""The cross-sectional mode end to end on a no-signal universe (generated, no ../shared),
+with the two networks and the boosted ranking member, weights chosen on the OOF rows:
+train -> evaluate reports rank ICs whose intervals include 0 for every member and the
+ensemble; serving from the store, and `evaluate --bundle` on the training data itself, equal
+the training run's test predictions; raw-bar requests without the universe are refused."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import CROSS_SECTIONAL, iid_bars, tiny_config
+from tradeformer.config import ExperimentConfig
 from tradeformer.evaluation import evaluate_run
 from tradeformer.inference import Predictor
 from tradeformer.training.pipeline import run_training
@@ -24,7 +26,11 @@ def cs_run(tmp_path_factory):
     source = iid_bars(tmp / "bars", n_symbols=8, seed=3, start="2005-01-03")
     # ~4.5 test years (1,130 dates): enough blocks for a date bootstrap to mean something
     cal = {"calendar": {"test_start": "2011-01-01", "n_folds": 2, "val_bars": 250}}
-    cfg = tiny_config(source, tmp, **CROSS_SECTIONAL, **cal)
+    over = dict(CROSS_SECTIONAL, ensemble={"combine": "ranks", "weighting": "oof_rank_ic"})
+    cfg = tiny_config(source, tmp, **over, **cal)
+    models = {k: v.model_dump() for k, v in cfg.models.items()}
+    models["gbm"] = {"kind": "gbm", "overrides": {"min_data_in_leaf": 50, "num_boost_round": 60}}
+    cfg = ExperimentConfig(**dict(cfg.model_dump(), models=models))
     summary = run_training(cfg, progress=False)
     ev = evaluate_run(summary["run_dir"], n_boot=200)
     store = next((tmp / "cache" / "stores").iterdir())
@@ -35,7 +41,7 @@ def test_no_signal_universe_gives_rank_ic_intervals_that_include_zero(cs_run):
     _, ev, _, _ = cs_run
     xs = ev["cross_section"]["by_horizon"]
     for h, block in xs.items():
-        for name in ("timeformer", "tft", "ensemble"):
+        for name in ("timeformer", "tft", "gbm", "ensemble"):
             lo, hi = block[name]["date_rank_ic_ci"]
             assert lo < 0 < hi, (h, name, block[name]["date_rank_ic"])
             assert abs(block[name]["date_rank_ic_nw_t"]) < 3
@@ -66,7 +72,7 @@ def test_serving_equals_the_training_runs_test_predictions(cs_run):
     assert (got["timestamp"] == last).all() and (got["cross_section_size"] == 8).all()
     # served as what they are: scores (per-date ranks), not returns
     pairs = {"score": "expected_return", "timeformer_score": "timeformer_ret"}
-    pairs |= {"tft_score": "tft_ret", "veto_prob": "veto_prob"}
+    pairs |= {"tft_score": "tft_ret", "gbm_score": "gbm_ret", "veto_prob": "veto_prob"}
     for col, train_col in pairs.items():
         np.testing.assert_allclose(got[col], exp[train_col], rtol=1e-4, atol=1e-6, err_msg=col)
     assert (got["action"] == exp["action"]).all()
@@ -155,3 +161,71 @@ def test_cli_and_api_call_scores_scores(cs_run):
     }
     res = client.post("/v1/predict", json=body)
     assert res.status_code == 422 and "cross-sectional" in res.json()["detail"]
+
+
+def test_ensemble_weights_come_from_the_oof_rank_ics(cs_run):
+    summary, _, _, _ = cs_run
+    run = Path(summary["run_dir"])
+    record = json.loads((run / "ensemble_weights.json").read_text())
+    ics, weights = record["oof_rank_ic"], record["weights"]
+    assert set(ics) == {"timeformer", "tft", "gbm"} and record["average"] == 0.0
+    assert sum(weights.values()) == pytest.approx(1.0)
+    positive = {m: max(v, 0.0) for m, v in ics.items()}
+    for m, w in weights.items():  # proportional to max(IC, 0) (equal when none is > 0)
+        want = positive[m] / sum(positive.values()) if sum(positive.values()) else 1 / 3
+        assert w == pytest.approx(want)
+    manifest = json.loads((Path(summary["bundle"]) / "manifest.json").read_text())
+    assert manifest["config"]["ensemble"]["weights"] == pytest.approx(weights)
+    assert manifest["models"]["gbm"]["kind"] == "gbm"
+    assert (Path(summary["bundle"]) / "gbm.s0.h0.lgb.txt").is_file()  # LightGBM text
+
+
+def test_out_of_universe_evaluation_on_the_training_data_equals_the_test_predictions(
+    cs_run, tmp_path
+):
+    from tradeformer.evaluation.out_of_universe import evaluate_bundle
+
+    summary, _, _, source = cs_run
+    cache = Path(summary["run_dir"]).parent.parent / "cache"
+    res = evaluate_bundle(
+        summary["bundle"],
+        [source],
+        start="2011-01-01",
+        out_dir=tmp_path,
+        cache_dir=cache,
+        n_boot=50,
+        progress=False,
+    )
+    got = pd.read_parquet(tmp_path / "test_predictions.parquet")
+    expected = pd.read_parquet(Path(summary["run_dir"]) / "test_predictions.parquet")
+    pd.testing.assert_frame_equal(got, expected)
+    card = res["cross_section"]["by_horizon"]["5"]
+    assert {"timeformer", "tft", "gbm", "ensemble", "xs_lgbm_full"} <= set(card)
+    md = (tmp_path / "summary.md").read_text()
+    assert "| LightGBM ranker |" in md and "| TimeFormer-XL |" in md
+
+
+def test_cli_evaluates_a_bundle_on_other_data(cs_run, tmp_path):
+    from typer.testing import CliRunner
+
+    from tradeformer.cli import app
+
+    summary, _, _, source = cs_run
+    run = CliRunner()
+    args = ["evaluate", "--bundle", summary["bundle"], "--data", str(source)]
+    res = run.invoke(app, [*args, "--start", "2012-01-01", "--symbols", "IID01,iid02,IID03"])
+    assert res.exit_code == 0, res.output
+    assert "Out-of-universe evaluation: 3 symbols" in res.output
+    frame = pd.read_parquet(
+        Path(summary["bundle"]).parent / "out_of_universe" / "test_predictions.parquet"
+    )
+    assert set(frame["symbol"]) == {"IID01", "IID02", "IID03"}
+    assert frame["timestamp"].min() >= pd.Timestamp("2012-01-01")
+    # each date's cross-section is the three names: the ensemble's ranks have mean 0 per date
+    assert np.abs(frame.groupby("timestamp")["expected_return"].sum()).max() < 1e-6
+    res = run.invoke(app, [*args[:3], "--start", "2012-01-01"])
+    assert res.exit_code != 0 and "--data" in res.output
+    res = run.invoke(app, [*args, "--start", "2012-01-01", "--heldout", "--out", str(tmp_path)])
+    assert res.exit_code != 0 and "without held-out names" in res.output
+    res = run.invoke(app, [*args, "--start", "2012-01-01", "--symbols", "NOPE"])
+    assert res.exit_code != 0 and "NOPE" in res.output

@@ -27,10 +27,11 @@ def is_store(path: str | Path) -> bool:
     return (Path(path) / MANIFEST).is_file()
 
 
-def _source_key(path: Path, files: list[Path], options: dict) -> str:
+def _source_key(paths: list[Path], files: list[Path], options: dict) -> str:
     """Changes when any file is added, removed, resized or touched, or an option changes."""
     stats = [(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
-    blob = json.dumps([str(path.resolve()), stats, options], sort_keys=True, default=str)
+    where = [str(p.resolve()) for p in paths]
+    blob = json.dumps([where[0] if len(where) == 1 else where, stats, options], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
@@ -76,53 +77,71 @@ def write_store(
 
 
 def import_bars(
-    path: str | Path,
+    path: str | Path | list[str | Path],
     out: str | Path,
     *,
     adjust: bool = False,
     symbols: Iterable[str] | None = None,
     min_bars: int = 120,
+    policy: str = "reject",
     progress: bool = False,
     engine: Engine | None = None,
 ) -> BarStore:
-    """Validate the bars at `path` (reject policy) and write them, one timeframe, as a store
-    (files read and symbols validated on `engine`, default: here)."""
+    """Validate the bars at `path` (one or several folders/files) under `policy` and write
+    them, one timeframe, as a store (files read and symbols validated on `engine`)."""
     loaded = load_bars(
-        path, adjust=adjust, symbols=symbols, min_bars=min_bars, progress=progress, engine=engine
+        path,
+        adjust=adjust,
+        symbols=symbols,
+        min_bars=min_bars,
+        policy=policy,
+        progress=progress,
+        engine=engine,
     )
-    return write_store(loaded, out, source=str(path))
+    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    return write_store(loaded, out, source=", ".join(str(p) for p in paths))
 
 
 def resolve_store(
-    path: str | Path,
+    path: str | Path | list[str | Path],
     cache_dir: str | Path = DEFAULT_CACHE,
     *,
     adjust: bool = False,
     symbols: Iterable[str] | None = None,
     min_bars: int = 120,
+    policy: str = "reject",
     progress: bool = False,
     engine: Engine | None = None,
 ) -> BarStore:
-    """The store at `path`, or the bars at `path` imported into `cache_dir/stores/<key>` (kept
-    until the files or options change). Raises FileNotFoundError / ValueError /
-    DataValidationError with the reason."""
-    path = Path(path)
-    if not path.exists():
-        raise NotFoundError(f"{path}: no such file or directory (want a bar store or bars)")
-    if is_store(path):
-        return BarStore(path)
-    files = data_files(path)  # a folder without bars: ValueError naming the suffixes
+    """The store at `path`, or the bars at `path` (one or several folders/files, imported
+    together) validated under `policy` into `cache_dir/stores/<key>` (kept until the files or
+    options change). Raises NotFoundError / InputError / DataValidationError with the reason."""
+    paths = [Path(p) for p in ([path] if isinstance(path, (str, Path)) else path)]
+    if not paths:
+        raise NotFoundError("no data source given")
+    for p in paths:
+        if not p.exists():
+            raise NotFoundError(f"{p}: no such file or directory (want a bar store or bars)")
+    stores = [p for p in paths if is_store(p)]
+    if stores and len(paths) > 1:
+        raise DataError(f"{stores[0]} is a bar store: combine folders of bars, not stores")
+    if stores:
+        return BarStore(stores[0])
+    files = [f for p in paths for f in data_files(p)]  # no bars: an error naming the suffixes
     sym_list = sorted(symbols) if symbols else None
     options = {"adjust": adjust, "symbols": sym_list, "min_bars": min_bars}
-    root = Path(cache_dir) / "stores" / _source_key(path, files, options)
+    if policy != "reject":  # the reject policy's key is unchanged (existing caches stay valid)
+        options["policy"] = policy
+    root = Path(cache_dir) / "stores" / _source_key(paths, files, options)
     if is_store(root):
         return BarStore(root)
     return import_bars(
-        path,
+        [str(p) for p in paths] if len(paths) > 1 else paths[0],
         root,
         adjust=adjust,
         symbols=sym_list,
         min_bars=min_bars,
+        policy=policy,
         progress=progress,
         engine=engine,
     )

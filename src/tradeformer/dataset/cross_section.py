@@ -22,8 +22,8 @@ from tradeformer.dataset.arrays import release
 from tradeformer.dataset.universe import Universe
 
 MARKET_COLUMNS = ("mkt_ret_1", "mkt_ret_5", "mkt_ret_20", "mkt_dispersion_5", "mkt_vol_20")
-SUMMARY_WINDOWS = (1, 5, 10, 20, 60)
-_CHUNK = 64
+_CHUNK_BYTES = 1 << 26  # a column chunk's float64 copy: at most 64 MiB (the temporaries of
+# a groupby are a few times that), so memory stays flat however many rows the universe has
 
 
 def date_codes(timestamps: np.ndarray) -> np.ndarray:
@@ -38,10 +38,16 @@ def _by_date(x: np.ndarray, codes: np.ndarray, fn, out: np.ndarray | None = None
     x2 = x[:, None] if flat else x
     if out is None:
         out = np.empty(x2.shape, dtype="float64")
-    for a in range(0, x2.shape[1], _CHUNK):
-        frame = pd.DataFrame(np.asarray(x2[:, a : a + _CHUNK], dtype="float64"))
-        out[:, a : a + _CHUNK] = fn(frame, frame.groupby(codes, sort=False))
+    step = chunk_columns(len(x2))
+    for a in range(0, x2.shape[1], step):
+        frame = pd.DataFrame(np.asarray(x2[:, a : a + step], dtype="float64"))
+        out[:, a : a + step] = fn(frame, frame.groupby(codes, sort=False))
     return out[:, 0] if flat else out
+
+
+def chunk_columns(n_rows: int) -> int:
+    """Columns per chunk so that one float64 chunk is at most `_CHUNK_BYTES`."""
+    return int(max(1, min(64, _CHUNK_BYTES // max(8 * n_rows, 1))))
 
 
 def cs_rank(x: np.ndarray, codes: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -58,16 +64,27 @@ def cs_rank(x: np.ndarray, codes: np.ndarray, out: np.ndarray | None = None) -> 
 
 
 def cs_zscore(x: np.ndarray, codes: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """(x - date mean) / date std (population); 0 where a date's values are all equal."""
-
-    def fn(frame, g):
-        mean = g.transform("mean").to_numpy()
-        std = _std(frame, g)
+    """(x - date mean) / date std (population) over the date's finite values; 0 where they
+    are all equal, NaN stays NaN. Column by column with `np.bincount` (two passes: the mean,
+    then the centred sum of squares): a few (N,) float64 temporaries, whatever the width."""
+    flat = x.ndim == 1
+    x2 = x[:, None] if flat else x
+    if out is None:
+        out = np.empty(x2.shape, dtype="float64")
+    codes = np.asarray(codes)
+    k = int(codes.max()) + 1 if len(codes) else 0
+    for j in range(x2.shape[1]):
+        v = np.asarray(x2[:, j], dtype="float64")
+        ok = np.isfinite(v)
+        vz = np.where(ok, v, 0.0)
+        n = np.bincount(codes, ok, minlength=k)
         with np.errstate(invalid="ignore", divide="ignore"):
-            z = (frame.to_numpy() - mean) / std
-        return np.where(std > 0, z, np.where(np.isnan(frame.to_numpy()), np.nan, 0.0))
-
-    return _by_date(x, codes, fn, out)
+            mean = (np.bincount(codes, vz, minlength=k) / n)[codes]
+            dev = np.where(ok, v - mean, 0.0)
+            sd = np.sqrt(np.bincount(codes, dev * dev, minlength=k) / n)[codes]
+            z = np.where(sd > 0, dev / sd, 0.0)
+        out[:, j] = np.where(ok, z, np.nan)
+    return out[:, 0] if flat else out
 
 
 def _std(frame: pd.DataFrame, g) -> np.ndarray:
@@ -128,18 +145,6 @@ def trailing_volatility(close: np.ndarray, offsets: np.ndarray, window: int) -> 
     r = trailing_log_return(close, offsets, 1)
     s = pd.Series(r).groupby(np.repeat(np.arange(len(offsets) - 1), np.diff(offsets)))
     return s.rolling(window, min_periods=window).std(ddof=0).to_numpy()
-
-
-def window_summaries(u: Universe) -> tuple[np.ndarray, list[str]]:
-    """What a price window says in a few numbers, for a tabular model: trailing returns over
-    1/5/10/20/60 bars and 20-bar volatility, each also as its per-date rank."""
-    close = u.ohlcv[:, 3]
-    cols = [trailing_log_return(close, u.offsets, k) for k in SUMMARY_WINDOWS]
-    cols.append(trailing_volatility(close, u.offsets, 20))
-    names = [f"past_ret_{k}" for k in SUMMARY_WINDOWS] + ["past_vol_20"]
-    raw = np.stack(cols, axis=1)
-    ranks = cs_rank(raw, date_codes(u.timestamps))
-    return np.concatenate([raw, ranks], axis=1), names + [f"{n}_cs_rank" for n in names]
 
 
 def market_context(u: Universe, codes: np.ndarray) -> np.ndarray:

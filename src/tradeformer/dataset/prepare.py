@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +24,10 @@ from tradeformer.data.sources import resolve_store
 from tradeformer.dataset.arrays import ArrayStore
 from tradeformer.dataset.calendar import Calendar, make_calendar
 from tradeformer.dataset.cross_section import apply_cross_section
+from tradeformer.dataset.holdout import split_holdout
 from tradeformer.dataset.table import write_table
 from tradeformer.dataset.universe import Universe, load_universe
-from tradeformer.errors import StageError
+from tradeformer.errors import ConfigError, StageError
 from tradeformer.execution import Engine, engine_scope
 from tradeformer.features.columns import WARMUP_BARS
 from tradeformer.features.foundation import build_embeddings
@@ -57,6 +58,8 @@ class PreparedData:
     data_fingerprint: str
     features_dir: Path | None = None
     embeddings_dir: Path | None = None
+    heldout: list[str] = field(default_factory=list)
+    repairs: list[dict] = field(default_factory=list)
 
     def record(self) -> dict:
         """What `data.json` holds: enough to reopen the universe without rebuilding it."""
@@ -71,18 +74,21 @@ class PreparedData:
             "data_fingerprint": self.data_fingerprint,
             "features_dir": str(self.features_dir),
             "embeddings_dir": str(self.embeddings_dir) if self.embeddings_dir else None,
+            "heldout_symbols": list(self.heldout),
+            "repairs": list(self.repairs),
         }
 
 
 def prepare_store(cfg: ExperimentConfig, engine: Engine | None = None) -> tuple[BarStore, str]:
     """The config's bars as a validated store (imported once into the cache, on `engine`)."""
-    src = cfg.data.source
+    src = [sample_path() if s == "bundled" else Path(s) for s in cfg.data.sources]
     store = resolve_store(
-        sample_path() if src == "bundled" else Path(src),
+        src,
         cfg.cache_dir,
         adjust=cfg.data.adjust,
         symbols=cfg.data.symbols,
         min_bars=cfg.data.min_bars,
+        policy=cfg.data.policy,
         progress=True,
         engine=engine,
     )
@@ -171,7 +177,11 @@ def prepare_data(
     The per-symbol stages run on the config's `execution` engine."""
     with engine_scope(cfg.execution) as engine:
         store, tf = prepare_store(cfg, engine)
-        symbols = cfg.data.symbols or store.symbols(tf)
+        symbols, heldout = split_holdout(
+            cfg.data.symbols or store.symbols(tf), cfg.data.holdout_fraction, cfg.data.holdout_seed
+        )
+        if not symbols:
+            raise ConfigError("data.holdout_fraction leaves no symbol to train on")
         calendar = _calendar(cfg, store, tf, symbols)
         feat_cfg = cfg.features.model_copy(update={"timeframe": tf})
         key = stable_hash([str(store.root), feat_cfg.fingerprint()])
@@ -209,8 +219,23 @@ def prepare_data(
         u.embedding.shape[1],
     )
     horizons = tuple(cfg.features.horizons)
+    repairs = store.manifest.get("meta", {}).get("validation", {}).get("repairs", [])
+    if repairs:
+        log.info("data: %d repair(s) under the repair policy (listed in data.json)", len(repairs))
     return PreparedData(
-        store, tf, symbols, horizons, calendar, u, emb_info, local_dir, data_fp, fdir, emb_dir
+        store,
+        tf,
+        symbols,
+        horizons,
+        calendar,
+        u,
+        emb_info,
+        local_dir,
+        data_fp,
+        fdir,
+        emb_dir,
+        heldout,
+        repairs,
     )
 
 
@@ -266,4 +291,6 @@ def open_prepared(
         r["data_fingerprint"],
         Path(r["features_dir"]),
         emb_dir,
+        r.get("heldout_symbols", []),
+        r.get("repairs", []),
     )

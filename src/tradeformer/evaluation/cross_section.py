@@ -18,8 +18,8 @@ from tradeformer.dataset.cross_section import (
     above_date_median,
     date_codes,
     market_context,
-    window_summaries,
 )
+from tradeformer.dataset.summaries import price_summaries
 from tradeformer.evaluation.backtest import run_backtest, sharpe_ci
 from tradeformer.evaluation.baselines import cross_sectional_signal
 from tradeformer.evaluation.metrics import per_date_rank_ic, ratio_ci
@@ -161,7 +161,7 @@ XS_NAMES = {  # display names of the scored signals besides the members' own tit
 def baseline_features(u) -> tuple[np.ndarray, list[str]]:
     """What the networks see, as columns a tabular model can use: the (normalised) context
     columns, the market context, and summaries of the price window with their ranks."""
-    summaries, names = window_summaries(u)
+    summaries, names = price_summaries(u)
     parts, all_names = [u.context, summaries], [*u.context_names, *names]
     if MARKET_COLUMNS[0] not in u.context_names:
         parts.append(market_context(u, date_codes(u.timestamps)))

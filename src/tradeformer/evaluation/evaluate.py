@@ -46,7 +46,7 @@ from tradeformer.evaluation.metrics import (
     ratio_ci,
 )
 from tradeformer.features.columns import CLASSICAL_COLUMNS
-from tradeformer.models.registry import model_spec
+from tradeformer.models.registry import is_tabular, model_spec
 from tradeformer.training.columns import ENSEMBLE, prediction_column
 from tradeformer.training.ensemble import ensemble_probability, ensemble_return, member_outputs
 
@@ -419,6 +419,11 @@ def _interpretability(run_dir: Path, u, rows: np.ndarray, out: Path, n: int = 51
     t = {k: (torch.from_numpy(v) if v is not None else None) for k, v in batch.items()}
     result: dict = {"n_rows": len(pick), "members": {}}
     for name, model in b.members.items():
+        if is_tabular(model):  # a boosted member: its features' total gain
+            gain = model.importance()
+            pd.Series(gain, name="gain").rename_axis("feature").to_csv(out / f"{name}_gain.csv")
+            result["members"][name] = {"top_features": dict(list(gain.items())[:10])}
+            continue
         o = model.eval()(t["price"], t["embedding"], t["context"])
         info = {"attention_entropy": float(o.attn_entropy.mean())}
         if o.var_weights is not None:

@@ -76,10 +76,12 @@ class Predictor:
         self.universe: list[str] = list(decision.get("universe", []))
         self.normalization = NormalizationConfig(**cfg.get("normalization", {}))
         self.target = str(decision.get("target", "raw"))
-        self.diagnostics = {n: type(m).veto_diagnostics for n, m in bundle.members.items()}
+        self.diagnostics = {n: m.veto_diagnostics for n, m in bundle.members.items()}
         self.lookback = bundle.lookback
         self.horizons = bundle.horizons
-        self.min_bars = WARMUP_BARS + self.lookback
+        # the networks' warm-up and window; a boosted member's 52-week columns need a year
+        history = [getattr(m, "history_bars", 0) for m in bundle.members.values()]
+        self.min_bars = max(WARMUP_BARS + self.lookback, *history)
         self.tail_shape = (self.lookback, self.min_bars)  # tail_features' (lookback, keep)
         self.last_timing: dict[str, float] = {}  # seconds per stage of the latest call
         # store symbols kept in memory: bars (`_read`) and feature rows (`_cached_features`),

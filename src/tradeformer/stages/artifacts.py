@@ -9,13 +9,12 @@ from pathlib import Path
 import numpy as np
 from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
-from safetensors.torch import load_file as load_torch
-from safetensors.torch import save_file as save_torch
 
 from tradeformer.dataset.universe import Scaler
 from tradeformer.errors import StageError
 from tradeformer.models.base import ForecastModel
-from tradeformer.models.registry import describe_model, model_from_manifest
+from tradeformer.models.persist import load_member, save_member
+from tradeformer.models.registry import describe_model
 
 Predictions = dict[str, dict[str, np.ndarray]]  # {member: {output: (n, ...) array}}
 PREDICTIONS = "deep/predictions.safetensors"
@@ -64,8 +63,7 @@ def save_members(folder: Path, members: dict[str, tuple[str, ForecastModel]], sc
     """The final members' weights, their manifest entries and the scaler they were fitted with."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, (_, model) in members.items():
-        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        _atomic(folder / f"{name}.safetensors", lambda tmp, s=state: save_torch(s, str(tmp)))
+        save_member(model, folder, name)
     scaler.save(folder / "scaler.safetensors")
     entries = {name: describe_model(kind, m) for name, (kind, m) in members.items()}
     (folder / "members.json").write_text(json.dumps(entries, indent=2))
@@ -73,11 +71,7 @@ def save_members(folder: Path, members: dict[str, tuple[str, ForecastModel]], sc
 
 def load_members(folder: Path) -> tuple[dict[str, tuple[str, ForecastModel]], Scaler]:
     entries = json.loads((folder / "members.json").read_text())
-    members = {}
-    for name, e in entries.items():
-        model = model_from_manifest(e["kind"], e["config"], e["init"])
-        model.load_state_dict(load_torch(str(folder / f"{name}.safetensors")))
-        members[name] = (e["kind"], model.eval())
+    members = {name: (e["kind"], load_member(e, folder, name)) for name, e in entries.items()}
     return members, Scaler.load(folder / "scaler.safetensors")
 
 

@@ -43,6 +43,7 @@ def run(ctx: RunContext) -> None:
             "combine": cfg.ensemble.combine,
             "cross_sectional": needs_cross_section(cfg),
             "universe": list(data.symbols),
+            "heldout_symbols": list(data.heldout),
             "context_columns": list(data.universe.context_names),
         },
     )

@@ -15,6 +15,8 @@ from tradeformer.config import ExperimentConfig, model_training
 from tradeformer.dataset.calendar import Fold
 from tradeformer.dataset.universe import Scaler, Universe
 from tradeformer.models import build_model
+from tradeformer.models.registry import model_spec
+from tradeformer.models.seeds import SeedAverage
 from tradeformer.stages.artifacts import FINAL, PREDICTIONS, save_members, save_predictions
 from tradeformer.stages.context import RunContext
 from tradeformer.training.distributed import is_main
@@ -39,21 +41,41 @@ def fit_member(
     label: str = "",
 ) -> tuple[torch.nn.Module, list[dict]]:
     """One member trained on `rows` = (train, validation) with early stopping on the
-    validation rows: the model (best epoch's weights) and its epoch history."""
+    validation rows: the model (best epoch's weights) and its epoch history. With
+    `training.seeds` = k > 1 the member is k copies trained from seeds seed, seed + 1, ...
+    (a network: a `SeedAverage`; the boosted member: k booster sets), their forecasts
+    averaged."""
     choice = cfg.models[name]
+    tcfg = model_training(cfg.training, choice)
+    seeds = [seed + i for i in range(tcfg.seeds)]
     over = dict(
         choice.overrides,
         embed_dim=u.embedding.shape[1],
         lookback=cfg.training.lookback,
         context_dim=u.context.shape[1],
     )
-    torch.manual_seed(seed)  # initial weights: seeded too
-    model = build_model(cfg.member_kind(name), choice.preset, **over)
+    kind = cfg.member_kind(name)
     tr, va = rows
-    tcfg = model_training(cfg.training, choice)
-    return train_model(
-        model, u, tr, va, tcfg, scaler, seed=seed, out_dir=out_dir, progress=progress, label=label
-    )
+    if model_spec(kind).tabular:
+        model = build_model(kind, choice.preset, **over)
+        history = model.fit(u, tr, va, seeds=tuple(seeds))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "metrics.json").write_text(json.dumps(history, indent=2))
+        ics = ", ".join(f"h{h['horizon']} {h['val_rank_ic']:+.4f}" for h in history)
+        log.info("%s: best val rank IC %s", label, ics)
+        return model, history
+    nets, history = [], []
+    for i, s in enumerate(seeds):
+        torch.manual_seed(s)  # initial weights: seeded too
+        net = build_model(kind, choice.preset, **over)
+        where = out_dir if len(seeds) == 1 else out_dir / f"seed{i}"
+        tag = label if len(seeds) == 1 else f"{label} seed {i}"
+        net, hist = train_model(
+            net, u, tr, va, tcfg, scaler, seed=s, out_dir=where, progress=progress, label=tag
+        )
+        nets.append(net)
+        history += [dict(h, seed=s) for h in hist] if len(seeds) > 1 else hist
+    return (nets[0] if len(nets) == 1 else SeedAverage(nets)), history
 
 
 def fit_fold_models(
@@ -89,14 +111,12 @@ def fit_fold_models(
         members[name] = (cfg.member_kind(name), model)
         log.log(
             log_level,
-            "fold %d %s: %s train / %s val samples, %d epochs, best val loss %.4f, "
-            "best val rank IC %.4f",
+            "fold %d %s: %s train / %s val samples, %d entries, best val rank IC %.4f",
             fold.index,
             name,
             f"{len(tr):,}",
             f"{len(va):,}",
             len(hist),
-            min(h["val_loss"] for h in hist),
             max(h.get("val_rank_ic", float("nan")) for h in hist),
         )
     return members, scaler, preds

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import yaml
 
 from tradeformer.dataset.cross_section import date_codes
 from tradeformer.stages.artifacts import FINAL, PREDICTIONS, load_members, load_predictions, require
@@ -23,6 +24,7 @@ from tradeformer.training.veto import (
     veto_features,
     veto_labels,
 )
+from tradeformer.training.weights import oof_rank_ics, resolve_weights
 
 VETO_RECORD = "veto/veto.json"
 
@@ -30,7 +32,7 @@ VETO_RECORD = "veto/veto.json"
 def member_diagnostics(ctx: RunContext) -> dict[str, tuple[str, ...]]:
     """{member: the diagnostics its class hands the veto}, in ensemble order."""
     members, _ = load_members(require(ctx.run_dir, FINAL, "deep"))
-    return {name: type(model).veto_diagnostics for name, (_, model) in members.items()}
+    return {name: model.veto_diagnostics for name, (_, model) in members.items()}
 
 
 def _predict_in_chunks(booster, features, rows, preds, best, chunk: int = 1 << 16):
@@ -43,12 +45,36 @@ def _predict_in_chunks(booster, features, rows, preds, best, chunk: int = 1 << 1
     return np.concatenate(out) if out else np.zeros(0)
 
 
+def choose_weights(ctx: RunContext, folds, codes: np.ndarray) -> dict:
+    """Each member's OOF rank IC at the ensemble horizon, and (weighting oof_rank_ic) the
+    weights they give, written into ensemble_weights.json and the run's config.yaml; the
+    context's config carries them to every later stage."""
+    u, hi = ctx.data.universe, ctx.horizon_index
+    ics = oof_rank_ics(folds, u.y_ret, codes, hi)
+    ens = resolve_weights(ctx.cfg.ensemble, ics)
+    if ens is not ctx.cfg.ensemble:
+        ctx.cfg = ctx.cfg.model_copy(update={"ensemble": ens})
+        dump = yaml.safe_dump(ctx.cfg.model_dump(mode="json"), sort_keys=False)
+        (ctx.run_dir / "config.yaml").write_text(dump)
+    record = {
+        "weighting": ens.weighting,
+        "horizon": ens.horizon,
+        "oof_rank_ic": ics,
+        "weights": ens.weights,
+        "average": ens.average,
+    }
+    (ctx.run_dir / "ensemble_weights.json").write_text(json.dumps(record, indent=2))
+    return record
+
+
 def run(ctx: RunContext) -> None:
-    cfg, u, hi = ctx.cfg, ctx.data.universe, ctx.horizon_index
+    u, hi = ctx.data.universe, ctx.horizon_index
     parts = load_predictions(require(ctx.run_dir, PREDICTIONS, "deep"))
     folds = fold_parts(parts)
     diags = member_diagnostics(ctx)
     codes = date_codes(u.timestamps)
+    weights = choose_weights(ctx, folds, codes)
+    cfg = ctx.cfg
 
     def features(rows, preds):
         return veto_features(u.context[rows], u.embedding[rows], preds, diags, hi)
@@ -83,4 +109,5 @@ def run(ctx: RunContext) -> None:
     metrics = run_metrics(u, folds, parts["test"], veto, cfg, hi)
     train = json.loads((ctx.run_dir / "deep" / "train_metrics.json").read_text())
     metrics["train_period"] = train
+    metrics["ensemble_weights"] = weights
     (ctx.run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))

@@ -217,18 +217,23 @@ def build_embeddings(
     local_config=None,
     progress: bool = True,
     engine: Engine | None = None,
+    model: EmbeddingBackend | None = None,
     **backend_kw,
 ) -> dict:
     """Embed every bar of the selected symbols; returns the manifest (see module docstring).
-    On a Dask `engine` each symbol is a task; otherwise they run in this process."""
+    On a Dask `engine` each symbol is a task; otherwise they run in this process. `model`:
+    an embedding backend already built (a bundle's trained encoder), used as it is."""
     store = BarStore(store_dir)
     tf = timeframe or store.default_timeframe()
     syms = symbols or store.symbols(tf)
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
-    model, extra = _backend(
-        store, tf, syms, root, backend, lookback, train_end, local_config, progress, backend_kw
-    )
+    if model is not None:
+        extra = {}
+    else:
+        model, extra = _backend(
+            store, tf, syms, root, backend, lookback, train_end, local_config, progress, backend_kw
+        )
     desc = model.describe()
     fp = hashlib.sha256(
         (json.dumps(desc, sort_keys=True, default=str) + f"{lookback}|{tf}").encode()
