@@ -3,12 +3,13 @@ the test period.)
 
 For a run whose `data` stage has run (`tradeformer train --config C --stages data --run-dir R`),
 each variant of the `gbm` member is fitted on every walk-forward fold's training rows (early
-stopping on that fold's validation block, as in training) and its validation predictions of
-all folds pooled: mean per-date rank IC against the forward return, with its Newey-West t and
-block-bootstrap CI, per horizon, and the fitting time. Writes a CSV and prints a markdown
-table. The test period is never read.
+stopping as configured: by default on the last 250 dates of those rows, so the validation
+block stays out of sample) and its validation predictions of all folds are pooled: mean
+per-date rank IC against the forward return, with its Newey-West t and block-bootstrap CI, per
+horizon, and the fitting time. Writes a CSV and prints a markdown table. The test period is
+never read.
 
-Usage: python benchmarks/gbm_variants.py --run R [--variants base,binary,...]
+Usage: python benchmarks/gbm_variants.py --run R [--variants base,binary,context-only,...]
        [--horizons 3,5] [--seeds 0] [--out gbm_variants.csv]
 """
 
@@ -29,16 +30,21 @@ from tradeformer.models.gbm import GBMConfig, GBMRanker
 
 VARIANTS: dict[str, dict] = {
     "base": {},
+    "stop-on-validation": {"stop_on": "validation"},
     "binary": {"objective": "binary"},
     "lambdarank": {"objective": "lambdarank"},
     "huber": {"objective": "huber"},
-    "slow lr 0.02": {"learning_rate": 0.02, "early_stopping_rounds": 150, "num_boost_round": 1500},
-    "no early stop, 300 rounds": {"early_stopping_rounds": 0, "num_boost_round": 300},
-    "no early stop, 100 rounds": {"early_stopping_rounds": 0, "num_boost_round": 100},
-    "leaves 15, min leaf 5000": {"num_leaves": 15, "min_data_in_leaf": 5000},
-    "leaves 63, min leaf 500": {"num_leaves": 63, "min_data_in_leaf": 500},
-    "context only": {"inputs": "context"},
-    "summaries only": {"inputs": "summaries"},
+    "lr0.02-patience150": {
+        "learning_rate": 0.02,
+        "early_stopping_rounds": 150,
+        "num_boost_round": 1500,
+    },
+    "no-stop-300-rounds": {"early_stopping_rounds": 0, "num_boost_round": 300},
+    "no-stop-100-rounds": {"early_stopping_rounds": 0, "num_boost_round": 100},
+    "leaves15-minleaf5000": {"num_leaves": 15, "min_data_in_leaf": 5000},
+    "leaves63-minleaf500": {"num_leaves": 63, "min_data_in_leaf": 500},
+    "context-only": {"inputs": "context"},
+    "summaries-only": {"inputs": "summaries"},
 }
 
 

@@ -10,8 +10,8 @@ per horizon. For k = 1..K seeds, the average of the first k seeds' forecasts is 
 (what `training.seeds: k` trains), with the minutes it cost. Writes a CSV, prints markdown.
 
 Usage: python benchmarks/network_budget.py --run R --member timeformer
-       [--budgets 120000x3,all x3] [--seeds 0,1,2,3,4] [--horizons 3,5,10] [--threads 2]
-       [--out budget.csv]
+       [--budgets 120000x3,allx3] [--seeds 0,1,2,3,4] [--horizons 3,5,10] [--threads 2]
+       [--folds 0,1,2] [--set normalization.price_summaries=true] [--out budget.csv]
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+import yaml
 
+from tradeformer.config import ExperimentConfig
 from tradeformer.dataset.prepare import open_prepared
 from tradeformer.dataset.universe import Scaler
 from tradeformer.evaluation.cross_section import ic_summary
@@ -40,11 +42,11 @@ def parse_budget(text: str) -> tuple[int | None, int]:
     return (None if rows.strip() == "all" else int(rows)), int(epochs or 3)
 
 
-def fold_predictions(cfg, data, member: str, seed: int, out: Path) -> tuple[np.ndarray, list]:
-    """The member's validation predictions of every fold (pooled) and per-fold epochs."""
+def fold_predictions(cfg, data, member: str, seed: int, out: Path, folds) -> tuple:
+    """The member's validation predictions of the folds (pooled) and per-fold epochs."""
     u = data.universe
     preds, epochs = [], []
-    for f in data.calendar.folds:
+    for f in folds:
         tr = u.rows_between(f.train_start, f.train_end)
         va = u.rows_between(f.val_start, f.val_end)
         norm = cfg.normalization
@@ -83,14 +85,28 @@ def main() -> None:
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--horizons", default="3,5,10")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--folds", default="", help="comma list of fold indices (default: all)")
+    ap.add_argument("--set", action="append", default=[], help="config key=value (repeatable)")
     ap.add_argument("--out", default="network_budget.csv")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
     run = Path(args.run)
     base = load_run_config(run)
+    if args.set:  # e.g. normalization.price_summaries=true (the universe is re-derived)
+        raw = base.model_dump(mode="json")
+        for item in args.set:
+            key, _, value = item.partition("=")
+            node = raw
+            *parents, last = key.split(".")
+            for k in parents:
+                node = node[k]
+            node[last] = yaml.safe_load(value)
+        base = ExperimentConfig(**raw)
     data = open_prepared(run, base)
     u, folds = data.universe, data.calendar.folds
+    if args.folds:
+        folds = [folds[int(i)] for i in args.folds.split(",")]
     rows = np.concatenate([u.rows_between(f.val_start, f.val_end) for f in folds])
     horizons = [int(h) for h in args.horizons.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -112,7 +128,7 @@ def main() -> None:
         for i, seed in enumerate(seeds):
             t0 = time.perf_counter()
             with tempfile.TemporaryDirectory() as tmp:
-                pred, epochs = fold_predictions(cfg, data, args.member, seed, Path(tmp))
+                pred, epochs = fold_predictions(cfg, data, args.member, seed, Path(tmp), folds)
             minutes += (time.perf_counter() - t0) / 60
             runs.append(pred)
             one = {"member": args.member, "budget": budget, "seeds": f"seed {seed}"}

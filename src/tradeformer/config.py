@@ -176,6 +176,9 @@ class VetoConfig(_Strict):
     # keep this share of rows: the threshold becomes the (1 - coverage) quantile of the veto's
     # probabilities on the validation fold it stopped on (None: the fixed `threshold`)
     coverage: float | None = Field(None, gt=0.0, le=1.0)
+    # false: the veto is still trained on the OOF rows and its probability reported (and
+    # judged against a random veto), but it gates nothing: every row gets BUY or SELL
+    enabled: bool = True
 
 
 class EnsembleConfig(_Strict):
@@ -231,10 +234,19 @@ class NormalizationConfig(_Strict):
     scaler: Literal["standard", "robust"] = "standard"
     clip: float = Field(10.0, gt=0.0)
     market_context: bool = False
+    # append the per-date ranks of the 15 price-window summaries (`dataset/summaries.py`:
+    # trailing returns, momentum, volatility, 52-week distances, volume z-score, ...) to the
+    # context columns: what the boosted member reads, handed to the networks per bar
+    price_summaries: bool = False
 
     @property
     def cross_sectional(self) -> bool:
-        return self.context != "none" or self.embedding != "none" or self.market_context
+        return (
+            self.context != "none"
+            or self.embedding != "none"
+            or self.market_context
+            or self.price_summaries
+        )
 
 
 class ExecutionConfig(_Strict):

@@ -99,7 +99,7 @@ def sample_bars() -> dict[str, pd.DataFrame]:
     }
 
 
-def _universe(bars: dict[str, pd.DataFrame], arrays: Path | None = None):
+def _universe(bars: dict[str, pd.DataFrame], arrays: Path | None = None, norm=NORM):
     """`arrays`: normalise the embedding into a memory map there (the training path)."""
     parts = []
     for s, b in bars.items():
@@ -113,7 +113,7 @@ def _universe(bars: dict[str, pd.DataFrame], arrays: Path | None = None):
     u = build_universe(parts, horizons=H, lookback=20)
     if arrays is not None:
         u.meta["arrays"] = ArrayStore(arrays)
-    return apply_cross_section(u, TARGET, NORM)
+    return apply_cross_section(u, TARGET, norm)
 
 
 def _rows_at_or_before(u, t) -> dict[str, np.ndarray]:
@@ -164,6 +164,21 @@ def test_inputs_at_t_ignore_every_bar_after_t(sample_bars, t, mapped, tmp_path):
     before = np.concatenate(list(ra.values()))
     later = np.setdiff1d(np.arange(len(base.context)), before)
     assert len(later) and not np.array_equal(base.context[later], moved.context[later])
+
+
+@pytest.mark.parametrize("t", ["2010-06-30", "2011-11-15"])
+def test_price_summary_context_at_t_ignores_every_bar_after_t(sample_bars, t):
+    norm = NORM.model_copy(update={"price_summaries": True})
+    base = _universe(sample_bars, norm=norm)
+    moved = _universe(_perturb_after(sample_bars, t), norm=norm)
+    assert base.context.shape[1] == 29 + len(MARKET_COLUMNS) + 15
+    assert base.context_names[-1] == "close_sma_200_cs_rank"
+    ra, rb = _rows_at_or_before(base, t), _rows_at_or_before(moved, t)
+    for s in base.symbols:
+        np.testing.assert_array_equal(base.context[ra[s]], moved.context[rb[s]])
+        np.testing.assert_array_equal(base.eligible[ra[s]], moved.eligible[rb[s]])
+    ok = base.eligible
+    assert np.isfinite(base.context[ok]).all() and np.abs(base.context[ok, -15:]).max() <= 1
 
 
 @pytest.mark.parametrize("t", ["2010-06-30", "2011-11-15"])

@@ -1,5 +1,6 @@
-"""The boosted ranking member: out-of-fold predictions that no validation label reaches (with
-early stopping off), seed averaging, and its files (LightGBM text, reloaded bit for bit).
+"""The boosted ranking member: out-of-fold predictions that no validation label reaches (it
+stops on the end of its own training rows), seed averaging, and its files (LightGBM text,
+reloaded bit for bit).
 Its inputs' causality is tested with the other per-date transforms
 (tests/dataset/test_cross_section.py)."""
 
@@ -35,12 +36,12 @@ def _rows(u, start, end):
 
 
 def test_oof_predictions_come_only_from_rows_that_trained_it(universe):
-    """Early stopping off: scrambling every target outside the training rows (the fold's
-    validation rows and everything later) leaves the validation predictions bit-identical;
-    scrambling a training target changes them."""
+    """Early stopping on (on the last dates of its training rows): scrambling every target
+    outside the training rows (the fold's validation rows and everything later) leaves the
+    validation predictions bit-identical; scrambling a training target changes them."""
     u = universe
     tr, va = _rows(u, "2008-01-01", "2011-06-30"), _rows(u, "2011-07-15", "2012-06-30")
-    model = build_model("gbm", "small", early_stopping_rounds=0, **FAST)
+    model = build_model("gbm", "small", early_stopping_rounds=5, **FAST)
     model.fit(u, tr, va, seeds=(3,))
     base = model.predict_rows(u, va)["ret"]
     rng = np.random.default_rng(0)
@@ -48,21 +49,27 @@ def test_oof_predictions_come_only_from_rows_that_trained_it(universe):
     try:
         outside = np.setdiff1d(np.arange(len(u.target_ret)), tr)
         u.target_ret[outside] = rng.permutation(u.target_ret[outside])
-        again = build_model("gbm", "small", early_stopping_rounds=0, **FAST)
+        again = build_model("gbm", "small", early_stopping_rounds=5, **FAST)
         again.fit(u, tr, va, seeds=(3,))
         np.testing.assert_array_equal(again.predict_rows(u, va)["ret"], base)
         u.target_ret[tr] = rng.permutation(u.target_ret[tr])
-        moved = build_model("gbm", "small", early_stopping_rounds=0, **FAST)
+        moved = build_model("gbm", "small", early_stopping_rounds=5, **FAST)
         moved.fit(u, tr, va, seeds=(3,))
         assert not np.array_equal(moved.predict_rows(u, va)["ret"], base)
     finally:
         u.target_ret[:] = saved
 
 
-def test_early_stopping_reads_the_validation_rank_ic(universe):
+def test_early_stopping_reads_a_rank_ic(universe):
+    """On the inner block by default; on the fold's validation block when asked."""
+    from tradeformer.models.gbm import inner_split
+
     u = universe
     tr, va = _rows(u, "2008-01-01", "2011-06-30"), _rows(u, "2011-07-15", "2012-06-30")
-    model = build_model("gbm", "small", early_stopping_rounds=5, **FAST)
+    codes = np.unique(u.timestamps, return_inverse=True)[1]
+    fit, stop = inner_split(tr, codes, 250, 10)
+    assert len(np.unique(codes[stop])) == 250 and codes[fit].max() + 11 == codes[stop].min()
+    model = build_model("gbm", "small", early_stopping_rounds=5, stop_on="validation", **FAST)
     history = model.fit(u, tr, va, seeds=(0,))
     assert [h["horizon"] for h in history] == list(u.horizons)
     for h, b in zip(history, model.boosters, strict=True):

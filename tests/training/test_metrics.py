@@ -4,6 +4,7 @@ the labelled rows only."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
@@ -31,3 +32,15 @@ def test_unlabelled_rows_are_left_out_not_counted_as_down():
     assert np.isclose(tr.rank_ic(ret, actual), spearmanr(ret[:-40], actual[:-40]).statistic)
     veto = tr.veto_metrics(np.ones(500, bool), prob > 0.5, direction)
     assert veto["n_kept"] == 460
+
+
+def test_veto_threshold_fixed_by_coverage_or_off():
+    from tradeformer.config import VetoConfig
+    from tradeformer.training.veto import coverage_threshold
+
+    p = np.linspace(0.3, 0.7, 101)
+    assert coverage_threshold(p, VetoConfig(threshold=0.6)) == 0.6
+    thr = coverage_threshold(p, VetoConfig(coverage=0.3))
+    assert (p >= thr).mean() == pytest.approx(0.3, abs=0.011)
+    off = coverage_threshold(p, VetoConfig(coverage=0.3, enabled=False))
+    assert off == 0.0 and (p >= off).all()

@@ -32,6 +32,11 @@ def models_summary(
                 raise InputError(f"{kind} has no preset {preset!r}; it has {spec.presets}")
             m = build_model(kind, preset)
             cfg = m.config.to_dict()
+            if spec.tabular:  # trees, fitted per fold: no parameter count before training
+                keys = ("objective", "num_leaves", "learning_rate", "num_boost_round", "inputs")
+                brief = ", ".join(f"{k}={cfg[k]}" for k in keys)
+                t.add_row(f"{kind} ({spec.title})", preset, "trees", brief)
+                continue
             brief = ", ".join(f"{k}={cfg[k]}" for k in (*BRIEF, "var_dim", "lookback") if k in cfg)
             t.add_row(f"{kind} ({spec.title})", preset, f"{count_parameters(m):,}", brief)
             if detail:

@@ -212,6 +212,10 @@ def apply_cross_section(
     if norm.market_context:
         context = np.concatenate([context, market_context(u, codes).astype("float32")], axis=1)
         names += list(MARKET_COLUMNS)
+    if norm.price_summaries:
+        ranks, rank_names = summary_ranks(u)
+        context = np.concatenate([context, ranks], axis=1)
+        names += rank_names
     embedding = u.embedding
     if norm.embedding != "none" and embedding.shape[1]:
         if embedding_rows is None:  # every row (training): chunked, into the universe's store
@@ -229,5 +233,19 @@ def apply_cross_section(
         context_names=tuple(names),
     )
     if norm.market_context:  # the first bars of every symbol have no 20-bar history
-        out.eligible = u.eligible & np.isfinite(context).all(axis=1)
+        out.eligible = u.eligible & np.isfinite(context[:, : len(u.context_names) + 5]).all(1)
+    if norm.price_summaries:  # a young symbol's 52-week columns: a neutral rank until defined
+        np.nan_to_num(out.context, copy=False, nan=0.0)
     return out
+
+
+def summary_ranks(u: Universe) -> tuple[np.ndarray, list[str]]:
+    """The per-date ranks of the price-window summaries (cached in the universe's meta, where
+    the boosted member finds them too)."""
+    from tradeformer.dataset.summaries import price_summaries
+
+    if "price_summaries" not in u.meta:
+        u.meta["price_summaries"] = price_summaries(u)
+    x, names = u.meta["price_summaries"]
+    keep = [i for i, n in enumerate(names) if n.endswith("_cs_rank")]
+    return np.ascontiguousarray(x[:, keep]), [names[i] for i in keep]

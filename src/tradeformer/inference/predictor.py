@@ -24,6 +24,7 @@ from tradeformer.data.loading import LoadedBars
 from tradeformer.data.schema import Timeframe
 from tradeformer.data.store import BarStore
 from tradeformer.dataset.cross_section import apply_cross_section, date_codes
+from tradeformer.dataset.summaries import YEAR
 from tradeformer.dataset.universe import assemble_universe
 from tradeformer.errors import DataError, InputError, NotFoundError
 from tradeformer.execution import Engine
@@ -81,6 +82,8 @@ class Predictor:
         self.horizons = bundle.horizons
         # the networks' warm-up and window; a boosted member's 52-week columns need a year
         history = [getattr(m, "history_bars", 0) for m in bundle.members.values()]
+        if self.normalization.price_summaries:  # every bar of the window needs its year
+            history.append(YEAR + 1 + self.lookback)
         self.min_bars = max(WARMUP_BARS + self.lookback, *history)
         self.tail_shape = (self.lookback, self.min_bars)  # tail_features' (lookback, keep)
         self.last_timing: dict[str, float] = {}  # seconds per stage of the latest call

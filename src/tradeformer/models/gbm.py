@@ -41,6 +41,12 @@ class GBMConfig(PresetConfig):
     lambda_l2: float = 10.0
     num_boost_round: int = 600
     early_stopping_rounds: int = 60  # 0: every round, no early stopping
+    # what stops it: `inner` = the last `inner_dates` dates of its own training rows (after a
+    # gap of `gap_dates`), so the fold's validation block stays out of sample; `validation` =
+    # the fold's validation block (as the networks' kept epoch is chosen)
+    stop_on: str = "inner"
+    inner_dates: int = 250
+    gap_dates: int = 10
     max_train_rows: int | None = None  # a random subset of the training rows (None: all)
     num_threads: int = 2
     # set by the pipeline like the networks' (ignored: the member reads whole rows)
@@ -123,6 +129,12 @@ class GBMRanker:
         `max_train_rows` caps it), stopped on `valid`'s mean per-date rank IC; returns one
         history entry per (seed, horizon): best round, its validation rank IC."""
         codes = np.unique(u.timestamps, return_inverse=True)[1]
+        if self.config.stop_on == "inner":
+            train, valid = inner_split(train, codes, self.config.inner_dates, self.config.gap_dates)
+        elif self.config.stop_on != "validation":
+            raise ValueError(
+                f"gbm stop_on must be inner or validation, not {self.config.stop_on!r}"
+            )
         valid = valid[np.argsort(codes[valid], kind="stable")]  # whole dates together
         history, self.by_seed = [], []
         for seed in seeds:
@@ -132,12 +144,12 @@ class GBMRanker:
                 rows = np.sort(np.random.default_rng(seed).choice(rows, cap, replace=False))
             rows = rows[np.argsort(codes[rows], kind="stable")]  # whole dates together
             boosters = []
-            x_tr, names = member_features(u, rows)
-            x_va, _ = member_features(u, valid)
+            x_tr, names = member_features(u, rows, self.config.inputs)
+            x_va, _ = member_features(u, valid, self.config.inputs)
             for j, h in enumerate(u.horizons):
                 data = (
-                    (x_tr, u.y_ret[rows, j], codes[rows]),
-                    (x_va, u.y_ret[valid, j], codes[valid]),
+                    (x_tr, u.y_ret[rows, j], u.y_dir[rows, j], codes[rows]),
+                    (x_va, u.y_ret[valid, j], u.y_dir[valid, j], codes[valid]),
                 )
                 booster, entry = self._fit_horizon(names, *data, seed)
                 boosters.append(booster)
@@ -149,9 +161,12 @@ class GBMRanker:
     def _fit_horizon(self, names, train, valid, seed):
         """One booster on (inputs, target, date codes) of the training rows, stopped on the
         validation rows' mean per-date rank IC (rows without a target left out)."""
-        (x_tr, y_tr, c_tr), (x_va, y_va, c_va) = train, valid
+        (x_tr, y_tr, d_tr, c_tr), (x_va, y_va, d_va, c_va) = train, valid
         ok_tr, ok_va = np.isfinite(y_tr), np.isfinite(y_va)
         label_tr, label_va = y_tr[ok_tr], y_va[ok_va]
+        if self.config.objective == "binary":  # above the date's median: the target direction
+            ok_tr, ok_va = ok_tr & np.isfinite(d_tr), ok_va & np.isfinite(d_va)
+            label_tr, label_va = d_tr[ok_tr], d_va[ok_va]
         params = self.params(seed)
         ds_kw: dict = {}
         va_kw: dict = {}
@@ -228,6 +243,18 @@ class GBMRanker:
         return [
             [f"{name}.s{i}.h{j}.lgb.txt" for j in range(n_horizons)] for i in range(self.n_seeds)
         ]
+
+
+def inner_split(
+    rows: np.ndarray, codes: np.ndarray, n_dates: int, gap: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(fitting rows, stopping rows) of training rows: the last `n_dates` dates stop, the
+    `gap` dates before them (labels reaching into the stopping block) are left out."""
+    dates = np.unique(codes[rows])
+    if len(dates) < n_dates + gap + 50:
+        raise ValueError(f"{len(dates)} training dates: too few for an inner stopping block")
+    stop_from, fit_to = dates[-n_dates], dates[-(n_dates + gap + 1)]
+    return rows[codes[rows] <= fit_to], rows[codes[rows] >= stop_from]
 
 
 def _group_sizes(sorted_codes: np.ndarray) -> np.ndarray:

@@ -88,7 +88,10 @@ def veto_labels(
 
 
 def coverage_threshold(valid_prob: np.ndarray, cfg: VetoConfig) -> float:
-    """The fixed threshold, or the one that keeps `coverage` of the validation rows."""
+    """The fixed threshold, or the one that keeps `coverage` of the validation rows; 0 (every
+    row kept) when the veto is off (`enabled: false`: trained and reported, never gating)."""
+    if not cfg.enabled:
+        return 0.0
     if cfg.coverage is None or not len(valid_prob):
         return float(cfg.threshold)
     return float(np.quantile(valid_prob, 1.0 - cfg.coverage))
