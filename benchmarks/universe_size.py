@@ -24,24 +24,16 @@ import numpy as np
 import pandas as pd
 
 from tradeformer.config import load_config
-from tradeformer.data import sample_path
-from tradeformer.data.sources import resolve_store
 from tradeformer.dataset.holdout import split_holdout
+from tradeformer.dataset.prepare import prepare_store
 from tradeformer.evaluation.out_of_universe import evaluate_bundle
 from tradeformer.training.pipeline import run_training
 
 
 def training_names(cfg) -> tuple[list[str], list[str]]:
     """(the names a run of `cfg` may train on, the held-out names)."""
-    src = [sample_path() if s == "bundled" else Path(s) for s in cfg.data.sources]
-    store = resolve_store(
-        src,
-        cfg.cache_dir,
-        adjust=cfg.data.adjust,
-        min_bars=cfg.data.min_bars,
-        policy=cfg.data.policy,
-    )
-    names = cfg.data.symbols or store.symbols(cfg.data.timeframe or store.default_timeframe())
+    store, tf = prepare_store(cfg)
+    names = cfg.data.symbols or store.symbols(tf)
     return split_holdout(names, cfg.data.holdout_fraction, cfg.data.holdout_seed)
 
 

@@ -26,8 +26,6 @@ def _folder(src: Path, dst: Path, names: list[str], start: str = "2019-01-01") -
 @pytest.fixture
 def two_folders(shared_data, tmp_path):
     more = shared_data / "daily_more"
-    if not (more / "HUBB.parquet").exists():
-        pytest.skip("needs ../shared/data/daily_more")
     a = _folder(shared_data / "daily", tmp_path / "a", ["AAPL", "XOM"])
     b = _folder(more, tmp_path / "b", ["HUBB", "AEP"])  # HUBB: low > open on 2021-05-05
     return a, b

@@ -388,11 +388,12 @@ def evaluate_run(
         "ablations": ablation_rows,
         "seconds": time.perf_counter() - t0,
     }
-    (t.out / "evaluation.json").write_text(json.dumps(result, indent=2, default=_json))
+    (t.out / "evaluation.json").write_text(json.dumps(result, indent=2, default=json_default))
     return result
 
 
-def _json(o):
+def json_default(o):
+    """`json.dumps(default=...)` for numpy scalars and tuples."""
     if isinstance(o, np.generic):
         return o.item()
     if isinstance(o, tuple):

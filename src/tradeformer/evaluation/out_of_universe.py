@@ -29,6 +29,7 @@ from tradeformer.dataset.universe import Universe, load_universe
 from tradeformer.errors import InputError
 from tradeformer.evaluation.baselines import classical_lgbm
 from tradeformer.evaluation.cross_section import baseline_features, evaluate_cross_section
+from tradeformer.evaluation.evaluate import json_default
 from tradeformer.features.foundation.cache import build_embeddings
 from tradeformer.features.pipeline import build_features
 from tradeformer.inference.predictor import Predictor
@@ -234,17 +235,9 @@ def evaluate_bundle(
         "heldout": heldout,
         "cross_section": xs,
     }
-    (out / "evaluation.json").write_text(json.dumps(result, indent=2, default=_json))
+    (out / "evaluation.json").write_text(json.dumps(result, indent=2, default=json_default))
     (out / "summary.md").write_text(summary_markdown(result, members))
     return result
-
-
-def _json(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, tuple):
-        return list(o)
-    return str(o)
 
 
 def summary_markdown(result: dict, members: list[str]) -> str:
