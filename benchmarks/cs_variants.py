@@ -33,7 +33,8 @@ from tradeformer.evaluation.cross_section import ic_summary, long_short
 from tradeformer.evaluation.metrics import forecast_metrics
 from tradeformer.models import build_model
 from tradeformer.training.frames import next_bar_returns
-from tradeformer.training.trainer import predict, train_model
+from tradeformer.training.prediction import predict
+from tradeformer.training.trainer import train_model
 
 CS_NORM = {"context": "cs_rank", "embedding": "cs_zscore"}
 DATES = {"batching": "dates", "rank_loss_weight": 0.5, "select_on": "rank_ic"}

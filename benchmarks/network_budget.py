@@ -33,7 +33,7 @@ from tradeformer.dataset.universe import Scaler
 from tradeformer.evaluation.cross_section import ic_summary
 from tradeformer.evaluation.evaluate import load_run_config
 from tradeformer.stages.deep import fit_member
-from tradeformer.training.trainer import predict
+from tradeformer.training.prediction import predict
 
 
 def parse_budget(text: str) -> tuple[int | None, int]:

@@ -90,7 +90,7 @@ def one_size(n: int, work: Path, storage: str) -> dict:
     from tradeformer.dataset.prepare import open_prepared, prepare_store, stable_hash
     from tradeformer.features.pipeline import build_features
     from tradeformer.inference import Predictor
-    from tradeformer.training.pipeline import run_training
+    from tradeformer.stages.pipeline import run_training
 
     bars = work / "bars"
     bars.mkdir(parents=True)

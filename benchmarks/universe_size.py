@@ -27,7 +27,7 @@ from tradeformer.config import load_config
 from tradeformer.dataset.holdout import split_holdout
 from tradeformer.dataset.prepare import prepare_store
 from tradeformer.evaluation.out_of_universe import evaluate_bundle
-from tradeformer.training.pipeline import run_training
+from tradeformer.stages.pipeline import run_training
 
 
 def training_names(cfg) -> tuple[list[str], list[str]]:

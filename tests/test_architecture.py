@@ -87,3 +87,31 @@ def test_functions_fit_on_a_screen():
                 if n >= MAX_FUNCTION_LINES:
                     long.append(f"{name}.{node.name}: {n} lines")
     assert not long, long
+
+
+def _all_imports(tree: ast.Module) -> set[str]:
+    """Every tradeformer module a module imports, at any level (deferred ones included)."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return {m for m in found if m.startswith("tradeformer")}
+
+
+def test_lower_layers_never_import_upper_ones():
+    """Training, the models, the datasets and the features sit below the stages, the
+    evaluation, the API and the CLI: the metrics they share live in `tradeformer.stats`."""
+    lower = ("training", "models", "dataset", "features", "data", "stats")
+    upper = ("evaluation", "stages", "cli", "api", "inference")
+    bad = []
+    for name, tree in _modules().items():
+        parts = name.split(".")
+        if len(parts) > 1 and parts[1] in lower:
+            bad += [
+                f"{name} -> {m}"
+                for m in _all_imports(tree)
+                if m.split(".")[1:2] in ([u] for u in upper)
+            ]
+    assert not bad, bad

@@ -150,6 +150,18 @@ class TrainingConfig(_Strict):
     # train every member (or, in a member's `training`, that one) with this many seeds and
     # average their forecasts (`models/seeds.py`); the cost is k times the training time
     seeds: int = Field(1, ge=1)
+    # where batches are gathered: `host` (numpy, one thread ahead), `device` (the universe on
+    # the GPU once, windows gathered there) or `auto` (device on a GPU with room for it)
+    inputs: Literal["auto", "host", "device"] = "auto"
+    # torch.compile the forward pass and loss (a one-off compile; then fewer, fused kernels)
+    compile: bool = False
+    compile_mode: Literal[
+        "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"
+    ] = "default"
+    # the batch size `lr`/`max_lr` were tuned at: at another batch size both are scaled by
+    # (batch_size / lr_reference_batch) ** 0.5 (sqrt) or ** 1 (linear); None: used as written
+    lr_reference_batch: int | None = Field(None, ge=1)
+    lr_scaling: Literal["sqrt", "linear"] = "sqrt"
 
 
 class VetoConfig(_Strict):

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import tiny_config
 from tradeformer.api.app import create_app
-from tradeformer.training.pipeline import run_training
+from tradeformer.stages.pipeline import run_training
 
 
 @pytest.fixture(scope="package")

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import tiny_config
 from tradeformer.cli import app
-from tradeformer.training.pipeline import run_training
+from tradeformer.stages.pipeline import run_training
 
 runner = CliRunner()
 

@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import tiny_config
 from tradeformer.config import CalendarConfig
 from tradeformer.dataset.calendar import make_calendar
-from tradeformer.training.pipeline import run_training
+from tradeformer.stages.pipeline import run_training
 
 
 def test_folds_are_ordered_with_gaps():

@@ -19,7 +19,7 @@ from tradeformer.evaluation import evaluate_run
 from tradeformer.evaluation.ablations import ablated_universe
 from tradeformer.evaluation.report import render_report
 from tradeformer.features.columns import CLASSICAL_COLUMNS, MTF_COLUMNS
-from tradeformer.training.pipeline import run_training
+from tradeformer.stages.pipeline import run_training
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +121,7 @@ def test_retraining_path_reproduces_the_full_runs_models(evaluated, tiny_source)
     test predictions bit for bit (same fold, seed, data and budget)."""
     from tradeformer.evaluation.evaluate import load_run_config
     from tradeformer.stages.deep import fit_fold_models
-    from tradeformer.training.trainer import predict
+    from tradeformer.training.prediction import predict
 
     run, _, _ = evaluated
     cfg = load_run_config(run)

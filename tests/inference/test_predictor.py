@@ -15,7 +15,7 @@ from tradeformer.cli import app
 from tradeformer.data import DataValidationError
 from tradeformer.errors import NotFoundError
 from tradeformer.inference import Predictor, predict_next_trade
-from tradeformer.training.pipeline import run_training
+from tradeformer.stages.pipeline import run_training
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from tradeformer.bundle import BundleError, load_bundle
 from tradeformer.errors import ConfigError
 from tradeformer.inference import Predictor
 from tradeformer.models import REGISTRY, build_model, register
-from tradeformer.training.pipeline import run_training
+from tradeformer.stages.pipeline import run_training
 
 WEIGHTS = {"timeformer": 0.30, "tft": 0.25, "lastbar": 0.10}
 

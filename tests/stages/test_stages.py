@@ -17,7 +17,7 @@ from tests.conftest import tiny_config
 from tradeformer.cli import app
 from tradeformer.errors import ConfigError, StageError
 from tradeformer.stages import parse_stages
-from tradeformer.training.pipeline import run_training
+from tradeformer.stages.pipeline import run_training
 
 ARTEFACTS = (
     "deep/predictions.safetensors",

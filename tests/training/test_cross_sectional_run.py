@@ -17,7 +17,7 @@ from tests.conftest import CROSS_SECTIONAL, iid_bars, tiny_config
 from tradeformer.config import ExperimentConfig
 from tradeformer.evaluation import evaluate_run
 from tradeformer.inference import Predictor
-from tradeformer.training.pipeline import run_training
+from tradeformer.stages.pipeline import run_training
 
 
 @pytest.fixture(scope="module")

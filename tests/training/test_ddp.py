@@ -23,8 +23,8 @@ from tradeformer.config import ExperimentConfig
 from tradeformer.dataset.prepare import open_prepared
 from tradeformer.dataset.universe import Scaler
 from tradeformer.stages.deep import fit_member
+from tradeformer.stages.pipeline import run_training
 from tradeformer.training.distributed import shard_batches
-from tradeformer.training.pipeline import run_training
 
 BATCH = 32  # per rank; the single process takes 2 x BATCH
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import tiny_config
 from tradeformer.bundle import BundleError, load_bundle
-from tradeformer.training.pipeline import run_training
+from tradeformer.stages.pipeline import run_training
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import torch
 from tradeformer.dataset.universe import Scaler, assemble_universe
 from tradeformer.features import WARMUP_BARS
 from tradeformer.models import build_model
-from tradeformer.training.trainer import predict
+from tradeformer.training.prediction import predict
 
 LOOKBACK, N = 120, 700
 

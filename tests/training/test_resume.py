@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import tiny_config
 from tradeformer.cli import app
-from tradeformer.training.pipeline import run_training
+from tradeformer.stages.pipeline import run_training
 
 
 def test_killed_training_resumes_to_the_uninterrupted_result(tiny_source, tmp_path):

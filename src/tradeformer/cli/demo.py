@@ -52,7 +52,7 @@ def demo(
     """The main job, offline: validate -> features -> local embeddings -> walk-forward
     TimeFormer-XL + TFT-XL -> veto -> ensemble -> backtest, baselines, ablations -> report."""
     from tradeformer.config import demo_config
-    from tradeformer.training.pipeline import run_training
+    from tradeformer.stages.pipeline import run_training
 
     t0 = time.perf_counter()
     loaded = _validated(data)

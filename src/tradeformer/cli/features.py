@@ -155,7 +155,7 @@ def features_embed(
 @dataset_app.command("build")
 def dataset_build(config: ConfigOpt, sets: SetOpt = None) -> None:
     """Store, features, embeddings and the 541-D + label table (Parquet, one part per symbol)."""
-    from tradeformer.training.pipeline import run_training
+    from tradeformer.stages.pipeline import run_training
 
     cfg = load_experiment(config, sets)
     run_training(cfg.model_copy(update={"write_dataset_table": True}), stages=("data",))

@@ -44,7 +44,7 @@ def train(
 ) -> None:
     """Walk-forward training of every member, the veto and the bundle (see configs/)."""
     from tradeformer.stages import parse_stages
-    from tradeformer.training.pipeline import run_training
+    from tradeformer.stages.pipeline import run_training
 
     chosen = parse_stages(stages)
     if chosen[0] != "data" and resume is None:

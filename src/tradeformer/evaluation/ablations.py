@@ -25,7 +25,7 @@ from tradeformer.features.columns import (
     SMC_COLUMNS,
     TECHNICAL_COLUMNS,
 )
-from tradeformer.training.trainer import predict_models
+from tradeformer.training.prediction import predict_models
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "no_mtf": MTF_COLUMNS,

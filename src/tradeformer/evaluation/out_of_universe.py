@@ -37,7 +37,7 @@ from tradeformer.models.registry import model_spec
 from tradeformer.training.columns import ENSEMBLE
 from tradeformer.training.ensemble import decide, member_outputs
 from tradeformer.training.frames import build_test_frame
-from tradeformer.training.trainer import predict_models
+from tradeformer.training.prediction import predict_models
 from tradeformer.training.veto import veto_features
 
 

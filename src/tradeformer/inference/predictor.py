@@ -37,7 +37,7 @@ from tradeformer.features.windows import OHLCV
 from tradeformer.training.columns import prediction_column
 from tradeformer.training.ensemble import decision_columns, member_outputs
 from tradeformer.training.frames import FRAME_OUTPUTS
-from tradeformer.training.trainer import predict_models
+from tradeformer.training.prediction import predict_models
 from tradeformer.training.veto import veto_features
 
 log = logging.getLogger(__name__)

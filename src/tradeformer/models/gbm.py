@@ -22,8 +22,8 @@ import numpy as np
 
 from tradeformer.dataset.summaries import YEAR, price_summaries
 from tradeformer.dataset.universe import Universe
-from tradeformer.evaluation.metrics import per_date_rank_ic
 from tradeformer.models.base import PresetConfig
+from tradeformer.stats.ranking import per_date_rank_ic
 
 
 @dataclass(frozen=True)

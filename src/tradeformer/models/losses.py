@@ -53,12 +53,19 @@ class MultiTaskLoss(nn.Module):
 
 
 def per_group_correlation(
-    pred: torch.Tensor, target: torch.Tensor, group: torch.Tensor, min_size: int = 3
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    group: torch.Tensor,
+    min_size: int = 3,
+    n_groups: int | None = None,
 ) -> torch.Tensor:
     """Mean Pearson correlation of `pred` and `target` (B, H) within each group (a date),
     over the groups with at least `min_size` labelled members and every column; NaN targets
-    are masked. 0 when no group qualifies. `1 - this` is a differentiable ranking loss."""
-    n_groups = int(group.max()) + 1 if group.numel() else 0
+    are masked. 0 when no group qualifies. `1 - this` is a differentiable ranking loss.
+    `n_groups` (the number of groups, when the caller knows it) spares a device sync; the
+    result never needs one."""
+    if n_groups is None:
+        n_groups = int(group.max()) + 1 if group.numel() else 0
     mask = (~torch.isnan(target)).to(pred.dtype)
     y = torch.nan_to_num(target)
     p = pred * mask
@@ -74,7 +81,6 @@ def per_group_correlation(
     yc = (y - (per_group(y * mask) / safe)[group]) * mask
     cov = per_group(pc * yc)
     den = torch.sqrt(per_group(pc * pc) * per_group(yc * yc) + 1e-12)
-    valid = cnt >= min_size
-    if not bool(valid.any()):
-        return pred.sum() * 0.0
-    return (cov / den)[valid].mean()
+    valid = (cnt >= min_size).to(cov.dtype)
+    # the mean over valid groups without reading `valid` on the host (0 when none is valid)
+    return (cov / den * valid).sum() / valid.sum().clamp_min(1.0) + pred.sum() * 0.0

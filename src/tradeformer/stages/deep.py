@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,8 @@ from tradeformer.stages.context import RunContext
 from tradeformer.training.distributed import is_main
 from tradeformer.training.frames import oof_frame
 from tradeformer.training.metrics import direction_metrics
-from tradeformer.training.trainer import predict, predict_models, train_model
+from tradeformer.training.prediction import predict, predict_models
+from tradeformer.training.trainer import train_model
 
 log = logging.getLogger(__name__)
 Members = dict[str, tuple[str, torch.nn.Module]]  # {name: (registry kind, model)}
@@ -57,10 +59,13 @@ def fit_member(
     kind = cfg.member_kind(name)
     tr, va = rows
     if model_spec(kind).tabular:
+        t0 = time.perf_counter()
         model = build_model(kind, choice.preset, **over)
         history = model.fit(u, tr, va, seeds=tuple(seeds))
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "metrics.json").write_text(json.dumps(history, indent=2))
+        fit = {"seconds": time.perf_counter() - t0, "train_samples": len(tr), "device": "cpu"}
+        (out_dir / "fit.json").write_text(json.dumps(fit, indent=2))
         ics = ", ".join(f"h{h['horizon']} {h['val_rank_ic']:+.4f}" for h in history)
         log.info("%s: best val rank IC %s", label, ics)
         return model, history
@@ -155,6 +160,20 @@ def run(ctx: RunContext) -> None:
     train = _train_period_metrics(ctx, members, scaler)
     (ctx.run_dir / "deep" / "train_metrics.json").write_text(json.dumps(train, indent=2))
     oof_frame(u, oof_parts).to_parquet(ctx.run_dir / "oof.parquet", index=False)
+    fits = collect_fits(ctx.run_dir / "deep")
+    (ctx.run_dir / "deep" / "fits.json").write_text(json.dumps(fits, indent=2))
+
+
+def collect_fits(deep_dir: Path) -> list[dict]:
+    """Every member fit's `fit.json` (seconds, samples/s, input wait, peak memory) with its
+    fold, member and seed, in fold order."""
+    out = []
+    for path in sorted(deep_dir.glob("fold*/*/**/fit.json")):
+        parts = path.relative_to(deep_dir).parts
+        seed = next((int(p[4:]) for p in parts[2:-1] if p.startswith("seed")), 0)
+        fold = int(parts[0][4:])
+        out.append({"fold": fold, "member": parts[1], "seed": seed, **json.loads(path.read_text())})
+    return sorted(out, key=lambda r: (r["fold"], r["member"], r["seed"]))
 
 
 def fold_parts(parts: dict) -> list[tuple[int, np.ndarray, dict]]:

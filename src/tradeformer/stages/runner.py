@@ -50,4 +50,5 @@ def run_stages(ctx: RunContext, stages: tuple[str, ...]) -> dict[str, float]:
             STAGES[name](ctx)
         barrier()
         seconds[name] = time.perf_counter() - t0
+        log.info("stage %s done in %.1f s", name, seconds[name])
     return seconds

@@ -1,12 +1,12 @@
 """Direction metrics next to their base rates (the honest yardstick on daily bars), for the
-training summary. AUC and rank IC are the evaluation's own (`evaluation.metrics`): one
+training summary. AUC and rank IC come from `stats.ranking` (the evaluation uses the same): one
 implementation of each."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from tradeformer.evaluation.metrics import rank_ic, roc_auc
+from tradeformer.stats.ranking import rank_ic, roc_auc
 
 __all__ = ["direction_metrics", "rank_ic", "veto_metrics"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from tradeformer.config import EnsembleConfig
-from tradeformer.evaluation.metrics import per_date_rank_ic
+from tradeformer.stats.ranking import per_date_rank_ic
 
 
 def oof_rank_ics(

@@ -1,4 +1,5 @@
-"""Date batches hold whole dates; the per-date correlation loss equals numpy's per group."""
+"""Date batches hold whole dates; the per-date correlation loss equals numpy's per group;
+weight-decay groups, the early-stopping criterion and the prefetcher."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import torch
 
 from tradeformer.config import TrainingConfig
 from tradeformer.models.losses import per_group_correlation
-from tradeformer.training.trainer import _subsample_dates, epoch_batches
+from tradeformer.training.batching import epoch_batches, subsample_dates
 
 
 def _rows_and_codes(seed=0):
@@ -44,7 +45,7 @@ def test_random_batches_are_unchanged_from_a_plain_permutation():
 
 def test_date_subsample_never_cuts_a_date():
     rows, codes = _rows_and_codes(2)
-    sub = _subsample_dates(rows, codes, 1000, np.random.default_rng(0))
+    sub = subsample_dates(rows, codes, 1000, np.random.default_rng(0))
     assert 700 < len(sub) < 1300
     for d in np.unique(codes[sub]):
         assert np.isin(rows[codes[rows] == d], sub).all()
@@ -67,11 +68,25 @@ def test_per_group_correlation_matches_numpy():
     p = torch.tensor(pred, requires_grad=True)
     per_group_correlation(p, torch.tensor(target), torch.tensor(group)).backward()
     assert torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0
+    told = per_group_correlation(
+        torch.tensor(pred), torch.tensor(target), torch.tensor(group), n_groups=6
+    )
+    assert float(told) == pytest.approx(np.mean(exp), abs=1e-9)  # the caller's group count
+    lone = torch.tensor(pred[:2], requires_grad=True)  # no group has 3 members: 0, not NaN
+    out = per_group_correlation(lone, torch.tensor(target[:2]), torch.tensor([0, 1]))
+    assert float(out) == 0.0 and out.requires_grad
+
+
+def test_random_batches_drop_a_short_last_batch_on_request():
+    rows, codes = _rows_and_codes()
+    cfg = TrainingConfig(batch_size=64)
+    got = epoch_batches(rows, codes, cfg, np.random.default_rng(5), 1000, drop_last=True)
+    assert [len(b) for b in got] == [64] * (1000 // 64)
 
 
 def test_no_weight_decay_on_norms_biases_and_task_weights():
     from tradeformer.models import build_model
-    from tradeformer.training.trainer import param_groups
+    from tradeformer.training.optim import param_groups
 
     model = build_model("tft", "small")
     decay, plain = param_groups(model, 1e-2)
@@ -87,17 +102,18 @@ def test_no_weight_decay_on_norms_biases_and_task_weights():
 
 def test_early_stopping_reads_a_fixed_criterion():
     from tradeformer.config import TrainingConfig
-    from tradeformer.training.trainer import _score, autocast_dtype
+    from tradeformer.training.devices import autocast_dtype
+    from tradeformer.training.early_stopping import score
 
     cfg = TrainingConfig()
-    assert _score({"loss": -5.0, "fixed": 0.7}, cfg) == -0.7  # not the Kendall total
+    assert score({"loss": -5.0, "fixed": 0.7}, cfg) == -0.7  # not the Kendall total
     assert autocast_dtype("cpu", "auto") is None and autocast_dtype("cuda", "fp32") is None
 
 
 def test_prefetcher_keeps_order_and_measures_waiting():
     import time
 
-    from tradeformer.training.trainer import Prefetcher
+    from tradeformer.training.inputs import Prefetcher
 
     def slow(i):
         time.sleep(0.02)
@@ -106,3 +122,4 @@ def test_prefetcher_keeps_order_and_measures_waiting():
     pre = Prefetcher(slow, list(range(6)), depth=2)
     assert list(pre) == [0, 2, 4, 6, 8, 10]
     assert pre.waited > 0.02  # nothing else to do here: the consumer waited
+    assert list(Prefetcher(slow, [3], depth=2)) == [6]  # fewer items than the depth

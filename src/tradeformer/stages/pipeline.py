@@ -63,5 +63,8 @@ def run_training(
     summary = json.loads(path.read_text())
     summary["seconds"] = time.perf_counter() - t_start
     summary["stage_seconds"] = seconds
+    fits = run_dir / "deep" / "fits.json"
+    if fits.exists():  # per member and fold: seconds, samples/s, input wait, peak memory
+        summary["fits"] = json.loads(fits.read_text())
     path.write_text(json.dumps(summary, indent=2, default=float))
     return summary

@@ -1,0 +1,1 @@
+"""Statistics shared by every stage (`ranking`)."""
