@@ -249,6 +249,26 @@ def test_multi_grn_is_v_independent_grns():
     torch.testing.assert_close(g.weighted_sum(x, w), (out * w.unsqueeze(-1)).sum(-2))
 
 
+def test_checkpointed_multi_grn_gives_the_same_values_and_gradients():
+    """Chunked activation checkpointing (`checkpoint_rows`, 14 rows in chunks of 4, the last
+    short) changes memory, not the function or its gradients."""
+    from tradeformer.models.layers import MultiGRN
+
+    torch.manual_seed(0)
+    g = MultiGRN(n_vars=5, d_in=4, d_hidden=6, d_out=3, dropout=0.0).train()
+    x = torch.randn(2, 7, 5, 4, requires_grad=True)
+    w = torch.softmax(torch.randn(2, 7, 5), dim=-1).requires_grad_()
+    results = []
+    for rows in (None, 4):
+        out = g.weighted_sum(x, w, checkpoint_rows=rows)
+        grads = torch.autograd.grad(out.square().sum(), [x, w, *g.parameters()])
+        results.append((out, grads))
+    (o1, g1), (o2, g2) = results
+    torch.testing.assert_close(o2, o1)
+    for a, b in zip(g1, g2, strict=True):
+        torch.testing.assert_close(b, a)
+
+
 @pytest.mark.parametrize("dilation", [1, 2, 4])
 def test_tcn_convolution_equals_conv1d(dilation):
     """The matmul form of the dilated convolution is nn.Conv1d's result."""

@@ -7,6 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from tradeformer.models.layers.dropout import Dropout
 from tradeformer.models.layers.grn import GatedResidualNetwork
@@ -51,13 +52,35 @@ class MultiGRN(nn.Module):
         lead, v = x.shape[:-2], x.shape[-2]
         return self._variable_major(x).transpose(0, 1).reshape(*lead, v, -1)
 
-    def weighted_sum(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    def weighted_sum(
+        self, x: torch.Tensor, weights: torch.Tensor, checkpoint_rows: int | None = None
+    ) -> torch.Tensor:
         """sum_v weights[..., v] * GRN_v(x[..., v, :]): (..., V, d_in), (..., V) -> (..., d_out),
-        without ever laying the (..., V, d_out) outputs out sample-major."""
+        without ever laying the (..., V, d_out) outputs out sample-major.
+
+        `checkpoint_rows`: while training, run it `checkpoint_rows` rows at a time under
+        activation checkpointing: the (V, rows, d_out) intermediates are recomputed in the
+        backward instead of kept, so memory is bounded by the chunk (the V x N x d_out
+        activations were most of TFT-XL spec's 42 GiB at batch 2,048); same values and
+        gradients, about one more forward of these GRNs."""
         lead, v = x.shape[:-2], x.shape[-2]
-        out = self._variable_major(x)  # (V, N, d_out)
-        w = weights.reshape(-1, v).transpose(0, 1).unsqueeze(-1)  # (V, N, 1)
-        return (out * w).sum(0).reshape(*lead, -1)
+        xf, wf = x.reshape(-1, v, x.shape[-1]), weights.reshape(-1, v)
+        if checkpoint_rows and torch.is_grad_enabled():
+            parts = [
+                checkpoint(
+                    self._weighted,
+                    xf[a : a + checkpoint_rows],
+                    wf[a : a + checkpoint_rows],
+                    use_reentrant=False,
+                )
+                for a in range(0, len(xf), checkpoint_rows)
+            ]
+            return torch.cat(parts).reshape(*lead, -1)
+        return self._weighted(xf, wf).reshape(*lead, -1)
+
+    def _weighted(self, xf: torch.Tensor, wf: torch.Tensor) -> torch.Tensor:
+        out = self._variable_major(xf)  # (V, N, d_out)
+        return (out * wf.transpose(0, 1).unsqueeze(-1)).sum(0)
 
     def _variable_major(self, x: torch.Tensor) -> torch.Tensor:
         """All V GRNs as batched matmuls on a (V, N, d) layout, biases fused (baddbmm): one
@@ -104,8 +127,10 @@ class VariableSelectionNetwork(nn.Module):
         dropout: float = 0.0,
         select_dim: int | None = None,
         encoder: str = "grn",
+        checkpoint_rows: int | None = None,
     ):
         super().__init__()
+        self.checkpoint_rows = checkpoint_rows
         if encoder not in VARIABLE_ENCODERS:
             raise ValueError(f"variable encoder must be one of {VARIABLE_ENCODERS}, got {encoder}")
         self.n_vars, self.encoder = n_vars, encoder
@@ -135,4 +160,5 @@ class VariableSelectionNetwork(nn.Module):
         w = softmax(logits)
         if self.encoder == "linear":
             return self.var_linear.weighted_sum(values, w), w
-        return self.project(self.var_grns.weighted_sum(embedding(values), w)), w
+        selected = self.var_grns.weighted_sum(embedding(values), w, self.checkpoint_rows)
+        return self.project(selected), w
