@@ -6,7 +6,6 @@ from dataclasses import asdict, replace
 from typing import ClassVar
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from tradeformer.models.losses import MultiTaskLoss
@@ -53,8 +52,9 @@ class ForecastModel(nn.Module):
         """Kendall-weighted total of the main loss and the direction BCE, and the logged parts:
         both losses, the MSE of the normalised forecast, and `fixed` = their unweighted sum (the
         early-stopping criterion: the Kendall weights move while training)."""
-        mask = ~torch.isnan(ret)
-        mse = F.mse_loss(torch.nan_to_num(ret_norm)[mask], (ret / self.return_scale)[mask])
+        mask = ~torch.isnan(ret)  # a masked mean (no boolean indexing: static shapes)
+        err = torch.where(mask, torch.nan_to_num(ret_norm) - ret / self.return_scale, 0.0)
+        mse = err.square().sum() / mask.sum().clamp_min(1)
         parts = {name: main.detach(), "bce": bce.detach(), "mse": mse.detach()}
         return self.task_weights([main, bce]), {**parts, "fixed": (main + bce).detach()}
 

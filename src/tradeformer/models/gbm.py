@@ -19,6 +19,7 @@ from typing import ClassVar
 
 import lightgbm as lgb
 import numpy as np
+from rich.progress import Progress
 
 from tradeformer.dataset.summaries import YEAR, price_summaries
 from tradeformer.dataset.universe import Universe
@@ -123,11 +124,26 @@ class GBMRanker:
         }
 
     def fit(
-        self, u: Universe, train: np.ndarray, valid: np.ndarray, seeds: tuple[int, ...] = (0,)
+        self,
+        u: Universe,
+        train: np.ndarray,
+        valid: np.ndarray,
+        seeds: tuple[int, ...] = (0,),
+        progress: bool = False,
+        label: str = "gbm",
     ) -> list[dict]:
         """For each seed, one booster per horizon on `train` (a seeded row subset when
         `max_train_rows` caps it), stopped on `valid`'s mean per-date rank IC; returns one
-        history entry per (seed, horizon): best round, its validation rank IC."""
+        history entry per (seed, horizon): best round, its validation rank IC. `progress`: a
+        bar of boosting rounds per booster."""
+        with Progress(disable=not progress, transient=True) as bar:
+            self._bar, self._label = bar, label
+            try:
+                return self._fit_seeds(u, train, valid, seeds)
+            finally:
+                del self._bar, self._label
+
+    def _fit_seeds(self, u, train, valid, seeds) -> list[dict]:
         codes = np.unique(u.timestamps, return_inverse=True)[1]
         if self.config.stop_on == "inner":
             train, valid = inner_split(train, codes, self.config.inner_dates, self.config.gap_dates)
@@ -184,14 +200,19 @@ class GBMRanker:
             return "rank_ic", float(ic) if np.isfinite(ic) else 0.0, True
 
         stop = self.config.early_stopping_rounds
+        task = self._bar.add_task(
+            f"{self._label} seed {seed} rounds", total=self.config.num_boost_round
+        )
+        callbacks = [_advance(self._bar, task)]
         booster = lgb.train(
             params,
             dtrain,
             num_boost_round=self.config.num_boost_round,
             valid_sets=[dvalid],
             feval=rank_ic,
-            callbacks=[lgb.early_stopping(stop, verbose=False)] if stop else [],
+            callbacks=[*callbacks, lgb.early_stopping(stop, verbose=False)] if stop else callbacks,
         )
+        self._bar.remove_task(task)
         best = booster.best_iteration or booster.current_iteration()
         score = booster.best_score.get("valid_0", {}).get("rank_ic", float("nan"))
         return booster, {"best_round": int(best), "val_rank_ic": float(score)}
@@ -268,3 +289,13 @@ def _quintiles(y: np.ndarray, codes: np.ndarray) -> np.ndarray:
 
     r = cs_rank(y.astype("float64"), codes)  # [-1, 1]
     return np.clip(np.floor((r + 1.0) / 2.0 * 5.0), 0, 4).astype("int32")
+
+
+def _advance(bar: Progress, task) -> object:
+    """A LightGBM callback that advances `task` by one boosting round."""
+
+    def callback(_env) -> None:
+        bar.advance(task)
+
+    callback.order = 5  # before early stopping (which ends the loop by raising)
+    return callback

@@ -61,7 +61,7 @@ def fit_member(
     if model_spec(kind).tabular:
         t0 = time.perf_counter()
         model = build_model(kind, choice.preset, **over)
-        history = model.fit(u, tr, va, seeds=tuple(seeds))
+        history = model.fit(u, tr, va, seeds=tuple(seeds), progress=progress, label=label)
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "metrics.json").write_text(json.dumps(history, indent=2))
         fit = {"seconds": time.perf_counter() - t0, "train_samples": len(tr), "device": "cpu"}

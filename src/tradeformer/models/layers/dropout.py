@@ -4,8 +4,9 @@
 multiply, is the cost (measured: 26-34 % of a training step of either network). Here one 64-bit
 random word gives the masks of 4 elements (its four 16-bit lanes compared with a threshold), so
 the keep probability is `1 - p` rounded to 1/65,536 and the output is scaled by its inverse:
-the same estimator as `nn.Dropout`, with a quarter of the generator calls. Off the CPU it is
-`F.dropout`; in eval mode the identity, like `nn.Dropout`.
+the same estimator as `nn.Dropout`, with a quarter of the generator calls. Off the CPU, and
+under `torch.compile` (which generates its own fused random masks), it is `F.dropout`; in eval
+mode the identity, like `nn.Dropout`.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class Dropout(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.drop == 0:
             return x
-        if x.device.type != "cpu":
+        if x.device.type != "cpu" or torch.compiler.is_compiling():
             return F.dropout(x, self.p, training=True)
         keep = keep_mask(x.shape, self.drop).to(x.dtype).mul_(self.scale)
         return x * keep

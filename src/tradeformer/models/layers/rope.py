@@ -26,10 +26,12 @@ class RotaryEmbedding(nn.Module):
 
         In float32/64 each pair is one complex number and the rotation one complex product
         (x1 + i x2)(cos + i sin), with the rotations of 0..T-1 cached: one op instead of ~10
-        per call (the same numbers); other dtypes (bf16 under autocast) take the real form."""
+        per call (the same numbers); other dtypes (bf16 under autocast) and compiled code take the
+        real form."""
         t = x.shape[-2]
         pos = positions if positions is not None else torch.arange(t, device=x.device)
-        if x.dtype in (torch.float32, torch.float64) and _pairs_viewable(x):
+        eager = not torch.compiler.is_compiling()  # inductor has no complex kernels
+        if eager and x.dtype in (torch.float32, torch.float64) and _pairs_viewable(x):
             rot = self._rotations(pos, x.dtype) if positions is not None else self._cached(t, x)
             pairs = torch.view_as_complex(x.unflatten(-1, (-1, 2)))
             return torch.view_as_real(pairs * rot).flatten(-2)
