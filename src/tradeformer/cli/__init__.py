@@ -5,7 +5,7 @@ from importlib import import_module
 
 from tradeformer.cli.app import app
 
-COMMAND_MODULES = ("data", "features", "models", "train", "predict", "evaluate", "demo")
+COMMAND_MODULES = ("data", "features", "models", "train", "predict", "evaluate", "compare", "demo")
 for _name in COMMAND_MODULES:
     import_module(f"tradeformer.cli.{_name}")
 
