@@ -53,8 +53,9 @@ from tradeformer.training.ensemble import ensemble_probability, ensemble_return,
 log = logging.getLogger(__name__)
 SURVIVORSHIP = (
     "Symbols are the ones present in the data. When that list is today's index membership "
-    "looked back on (as in ../shared/data/daily), every backtest here carries survivorship "
-    "bias: names that failed or left the index are missing, which flatters long positions."
+    "looked back on (as for this project's own data sets), every backtest here carries "
+    "survivorship bias: names that failed or left the index are missing, which flatters long "
+    "positions."
 )
 SPEC = {  # the spec's "Performance Expectations" (claims, not results)
     "accuracy": "68-72%",
@@ -293,7 +294,10 @@ def _backtests(t: TestRows, forecasts: dict) -> dict:
     """Long-short and long-only backtests of every strategy, and buy and hold."""
     backtests: dict[str, dict] = {"long_short": {}, "long_only": {}}
     equity = []
-    runs = [(v, n, s, t.horizon) for v in backtests for n, s in _strategies(t, forecasts).items()]
+    strategies = _strategies(t, forecasts)
+    runs = [(v, n, s, t.horizon) for v in backtests for n, s in strategies.items()]
+    # "always up" never goes short: it is a long-only strategy, not a long-short one
+    runs = [r for r in runs if not (r[0] == "long_short" and r[1] == "always_up")]
     runs.append(("long_only", "buy_and_hold", np.ones(len(t.frame)), 1))
     for variant, name, sig, holding in runs:
         long_only = variant == "long_only"

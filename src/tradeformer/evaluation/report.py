@@ -19,6 +19,7 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.colors import LogNorm
 from safetensors.numpy import load_file
 
 from tradeformer.errors import StageError
@@ -272,12 +273,21 @@ def plot_variables(w: pd.DataFrame, path: Path) -> Path:
     return _save(fig, path)
 
 
-def plot_attention(attn: np.ndarray, path: Path) -> Path:
+def plot_attention(attn: np.ndarray, path: Path, title: str = "TimeFormer-XL") -> Path:
+    """A member's mean last-layer attention map, on a log colour scale (a few recent keys hold
+    most of the weight; on a linear scale the rest of the map is uniformly dark)."""
     fig, ax = plt.subplots(figsize=(5.6, 4.8))
-    im = ax.imshow(attn, cmap="viridis", aspect="auto")
-    ax.set_xlabel("key token (0 = context token, then patches oldest -> newest)")
-    ax.set_ylabel("query token")
-    ax.set_title("TimeFormer-XL last-layer attention\n(mean over test rows and heads)")
+    positive = attn[attn > 0]
+    floor = max(float(np.quantile(positive, 0.02)), 1e-6) if positive.size else 1e-6
+    norm = LogNorm(vmin=floor, vmax=max(float(attn.max()), floor * 10))
+    im = ax.imshow(np.clip(attn, floor, None), cmap="viridis", aspect="auto", norm=norm)
+    if title.startswith("TimeFormer"):
+        ax.set_xlabel("key token (0 = context token, then patches oldest -> newest)")
+        ax.set_ylabel("query token")
+    else:
+        ax.set_xlabel("key time step (oldest -> newest bar of the window)")
+        ax.set_ylabel("query time step")
+    ax.set_title(f"{title} last-layer attention\n(mean over test rows and heads, log scale)")
     fig.colorbar(im, ax=ax, label="attention weight")
     return _save(fig, path)
 
@@ -324,7 +334,8 @@ def _member_figures(ev: dict, ev_dir: Path, out: Path) -> list[tuple[str, Path]]
             figs.append((f"{title} variable weights", fig))
         attn = ev_dir / f"{name}_attention.safetensors"
         if attn.exists():
-            fig = plot_attention(load_file(str(attn))["attention"], out / f"{name}_attention.png")
+            attn_map = load_file(str(attn))["attention"]
+            fig = plot_attention(attn_map, out / f"{name}_attention.png", title)
             figs.append((f"{title} attention", fig))
     return figs
 

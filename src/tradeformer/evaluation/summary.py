@@ -60,7 +60,7 @@ def ensemble_table(ev: dict) -> tuple[list[str], list[list[str]]]:
             ev["spec"]["win_rate"],
             pct(sys["win_rate"]),
             pct(ens["win_rate"]),
-            f"always long, {h}-bar trades {pct(ls['always_up']['win_rate'])}",
+            f"always long, {h}-bar trades {pct(lo['always_up']['win_rate'])}",
         ],
         [
             "Max drawdown",
