@@ -181,8 +181,12 @@ def main() -> None:
             model = build_model(name, preset, **kw).to(args.device)
             before, gap = None, float("nan")
             if old_build is not None:
-                before = old_build(name, preset).to(args.device)
-                if kw != linear:  # same architecture: same weights, the outputs must agree
+                try:  # revisions since the variable-encoder switch take it
+                    before = old_build(name, preset, **kw).to(args.device)
+                except (TypeError, ValueError):
+                    before = old_build(name, preset).to(args.device)
+                if before.state_dict().keys() == model.state_dict().keys():
+                    # same architecture: same weights, the outputs must agree
                     before.load_state_dict(model.state_dict())
                     gap = max_output_gap(model, before, args.device)
             n = count_parameters(model)
