@@ -33,6 +33,7 @@ from tradeformer.evaluation.summary import (
     sources_table,
     veto_table,
 )
+from tradeformer.evaluation.tearsheet_report import tear_sheet_section
 from tradeformer.features.columns import CLASSICAL_COLUMNS
 
 COLORS = {
@@ -381,6 +382,8 @@ def render_report(run_dir: str | Path) -> Path:
             )
         )
     figs += _member_figures(ev, ev_dir, out)
+    sheet_tables, sheet_figs = _tear_sheet(run_dir, H, out)
+    figs += sheet_figs
     ab_path = ev_dir / "ablations.csv"
     if ab_path.exists() and len(pd.read_csv(ab_path)) > 1:
         figs.append(
@@ -397,6 +400,7 @@ def render_report(run_dir: str | Path) -> Path:
         tables.append(("The veto as meta-labelling (ensemble horizon)", veto_table(ev)))
     if ev.get("ablations"):
         tables.append(("Improvement sources: spec vs measured (ablations)", sources_table(ev)))
+    tables += sheet_tables
     md = [f"# tradeformer report: {run_dir.name}", "", _intro(ev), ""]
     for title, (head, rows) in tables:
         md += [f"## {title}", "", markdown(head, rows), ""]
@@ -410,6 +414,14 @@ def render_report(run_dir: str | Path) -> Path:
     (out / "summary.md").write_text("\n".join(md))
     (out / "index.html").write_text(_html(run_dir, ev, tables, figs))
     return out / "index.html"
+
+
+def _tear_sheet(run_dir: Path, horizon: int, out: Path):
+    """The factor tear sheet of the run's test predictions (`evaluation/tearsheet.py`)."""
+    path = run_dir / "test_predictions.parquet"
+    if not path.exists():
+        return [], []
+    return tear_sheet_section(pd.read_parquet(path), horizon, out)
 
 
 def _intro(ev: dict) -> str:
