@@ -66,3 +66,5 @@ def test_tear_sheet_sees_the_planted_signal_and_renders(tmp_path):
     tables, figs = tear_sheet_section(pred, 3, tmp_path)
     assert len(tables) == 4 and all(p.stat().st_size > 10_000 for _, p in figs)
     assert tear_sheet_section(pred.drop(columns="next_ret_1"), 3, tmp_path) == ([], [])
+    few = pred[pred["symbol"].isin(["S00", "S01", "S02"])]  # no cross-section for quintiles
+    assert tear_sheet_section(few, 3, tmp_path) == ([], [])

@@ -5,7 +5,17 @@ from importlib import import_module
 
 from tradeformer.cli.app import app
 
-COMMAND_MODULES = ("data", "features", "models", "train", "predict", "evaluate", "compare", "demo")
+COMMAND_MODULES = (
+    "data",
+    "features",
+    "models",
+    "train",
+    "predict",
+    "evaluate",
+    "compare",
+    "tune",
+    "demo",
+)
 for _name in COMMAND_MODULES:
     import_module(f"tradeformer.cli.{_name}")
 

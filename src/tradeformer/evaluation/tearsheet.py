@@ -72,7 +72,8 @@ def quantile_turnover(d: pd.DataFrame, quantile: int) -> pd.Series:
     m = pd.crosstab(d["timestamp"], d["symbol"], values=member, aggfunc="max").fillna(0) > 0
     new = m & ~m.shift(1, fill_value=False)
     out = new.sum(axis=1) / m.sum(axis=1)
-    out.iloc[0] = np.nan
+    if len(out):
+        out.iloc[0] = np.nan  # no previous date
     return out
 
 

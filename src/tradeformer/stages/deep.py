@@ -149,7 +149,12 @@ def run(ctx: RunContext) -> None:
         va = u.rows_between(fold.val_start, fold.val_end)
         parts[f"fold{fold.index}"] = (va, preds)
         oof_parts.append((fold.index, va, preds))
+        if (on_fold := ctx.options.get("on_fold")) is not None:  # tuning: report, maybe prune
+            on_fold(fold.index, oof_frame(u, oof_parts))
     if not is_main():  # in a process group, rank 0 writes the stage's artefacts
+        return
+    if ctx.options.get("oof_only"):  # tuning: validation folds only, the test period unread
+        oof_frame(u, oof_parts).to_parquet(ctx.run_dir / "oof.parquet", index=False)
         return
     test_rows = u.rows_between(calendar.test_start, calendar.test_end, labeled=False)
     models = [m for _, m in members.values()]

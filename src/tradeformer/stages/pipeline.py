@@ -42,8 +42,10 @@ def run_training(
     stages: tuple[str, ...] = TRAINING_STAGES,
     label_hook: LabelHook | None = None,
     progress: bool = True,
+    options: dict | None = None,
 ) -> dict:
-    """Run the selected stages; returns the run's summary (paths, metrics, seconds)."""
+    """Run the selected stages; returns the run's summary (paths, metrics, seconds).
+    `options`: stage options (`oof_only`, `on_fold` for tuning; see `stages/deep.py`)."""
     t_start = time.perf_counter()
     check_members(cfg)
     rank, _ = init_from_env()  # under torchrun: join the process group
@@ -55,7 +57,7 @@ def run_training(
     barrier()
     if cfg.training.num_threads:  # CPU float reductions depend on the thread count: fix it
         torch.set_num_threads(cfg.training.num_threads)
-    ctx = RunContext(cfg, run_dir, progress=progress, label_hook=label_hook)
+    ctx = RunContext(cfg, run_dir, progress=progress, label_hook=label_hook, options=options or {})
     seconds = run_stages(ctx, stages)
     path = run_dir / "summary.json"
     if rank != 0 or "bundle" not in stages:
