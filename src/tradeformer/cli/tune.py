@@ -46,8 +46,13 @@ def tune_cmd(
     OUT/best.yaml and every trial to OUT/trials.csv. Rerun the same command to resume; start it
     in several shells to share one study."""
     from tradeformer.config import load_config
+    from tradeformer.errors import ConfigError
     from tradeformer.tuning.space import load_space
-    from tradeformer.tuning.study import TuneSpec, tune
+
+    try:
+        from tradeformer.tuning.study import TuneSpec, tune
+    except ModuleNotFoundError as e:
+        raise ConfigError(f"tune needs Optuna: pip install -e '.[tune]' ({e})") from None
 
     overrides = parse_sets(sets)
     name = study or load_config(config, overrides).name
