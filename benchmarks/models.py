@@ -17,15 +17,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import subprocess
 import sys
-import tarfile
-import tempfile
 import time
-from io import BytesIO
 from pathlib import Path
 
 import torch
+from revisions import source_at
 from torch import nn
 
 from tradeformer.models import build_model, count_parameters
@@ -52,20 +49,15 @@ class FlatMLP(nn.Module):
 def builder_at(rev: str):
     """`build_model` of the package as it was at git revision `rev`, imported next to today's
     (its modules live under their own names in a separate sys.modules generation)."""
-    blob = subprocess.run(
-        ["git", "archive", rev, "src/tradeformer"], cwd=ROOT, capture_output=True, check=True
-    ).stdout
-    tmp = Path(tempfile.mkdtemp(prefix="tradeformer_before_"))
-    with tarfile.open(fileobj=BytesIO(blob)) as tar:
-        tar.extractall(tmp, filter="data")
+    src = str(source_at(rev))
     current = {k: v for k, v in sys.modules.items() if k.split(".")[0] == "tradeformer"}
     for k in current:
         del sys.modules[k]
-    sys.path.insert(0, str(tmp / "src"))
+    sys.path.insert(0, src)
     try:
         return importlib.import_module("tradeformer.models").build_model
     finally:
-        sys.path.remove(str(tmp / "src"))
+        sys.path.remove(src)
         for k in [k for k in sys.modules if k.split(".")[0] == "tradeformer"]:
             del sys.modules[k]
         sys.modules.update(current)

@@ -18,13 +18,12 @@ import json
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-from io import BytesIO
 from pathlib import Path
 
 import numpy as np
+from revisions import source_at
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,16 +77,6 @@ def run_once(folder: Path, args) -> float:
             model, u, tr, va, cfg, Scaler.fit(u, tr), seed=0, out_dir=Path(out), progress=False
         )
     return args.samples / (time.perf_counter() - t0)
-
-
-def source_at(rev: str) -> Path:
-    blob = subprocess.run(
-        ["git", "archive", rev, "src/tradeformer"], cwd=ROOT, capture_output=True, check=True
-    ).stdout
-    tmp = Path(tempfile.mkdtemp(prefix="tradeformer_before_"))
-    with tarfile.open(fileobj=BytesIO(blob)) as tar:
-        tar.extractall(tmp, filter="data")
-    return tmp / "src"
 
 
 def main() -> None:
