@@ -278,6 +278,16 @@ class ExecutionConfig(_Strict):
         return self
 
 
+class TrackingConfig(_Strict):
+    """MLflow tracking of `train`, `evaluate` and `tune` (`pip install -e ".[track]"`): the
+    resolved config as params, per-epoch metrics per member and fold, stage seconds, the
+    scorecard, the report and bundle manifest as artefacts. Off by default (or `--track`)."""
+
+    enabled: bool = False
+    uri: str | None = None  # any MLflow tracking URI; default sqlite:///<runs_dir>/mlflow.db
+    experiment: str | None = None  # default: the config's name
+
+
 class ExperimentConfig(_Strict):
     name: str
     seed: int = 0
@@ -298,6 +308,7 @@ class ExperimentConfig(_Strict):
     veto: VetoConfig = VetoConfig()
     ensemble: EnsembleConfig = EnsembleConfig()
     execution: ExecutionConfig = ExecutionConfig()
+    tracking: TrackingConfig = TrackingConfig()
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentConfig:

@@ -15,23 +15,31 @@ from tradeformer.cli.options import (
     CostOpt,
     PolicyOpt,
     RunDirArg,
+    TrackOpt,
     ablation_list,
     check_policy,
+    with_tracking,
 )
 from tradeformer.cli.output import print_evaluation
 from tradeformer.errors import InputError
 
 
 def evaluate_and_report(
-    run_dir: Path, ablations: tuple[str, ...], cost_bps: float, n_boot: int
+    run_dir: Path, ablations: tuple[str, ...], cost_bps: float, n_boot: int, track: bool = False
 ) -> tuple[dict, Path]:
-    """Run the `evaluate` and `report` stages on a finished run."""
+    """Run the `evaluate` and `report` stages on a finished run (and track them in MLflow
+    with `track` or the run's `tracking.enabled`)."""
     from tradeformer.evaluation.evaluate import load_run_config
     from tradeformer.stages import RunContext, run_stages
+    from tradeformer.stages.pipeline import track_stages
 
     options = {"ablations": ablations, "cost_bps": cost_bps, "n_boot": n_boot}
-    ctx = RunContext(load_run_config(run_dir), run_dir, progress=False, options=options)
-    run_stages(ctx, ("evaluate", "report"))
+    cfg = load_run_config(run_dir)
+    cfg = with_tracking(cfg) if track else cfg
+    ctx = RunContext(cfg, run_dir, progress=False, options=options)
+    stages = ("evaluate", "report")
+    run_stages(ctx, stages)
+    track_stages(ctx, stages)
     return ctx.results["evaluation"], ctx.results["report"]
 
 
@@ -61,6 +69,7 @@ def evaluate_cmd(
         bool, typer.Option("--heldout", help="With --bundle: the names it held out of training.")
     ] = False,
     policy: PolicyOpt = "reject",
+    track: TrackOpt = False,
     out: Annotated[
         Path | None, typer.Option(help="With --bundle: output folder (default: next to it).")
     ] = None,
@@ -77,7 +86,7 @@ def evaluate_cmd(
         raise InputError("give a run directory, or --bundle B --data OTHER --start DATE")
     if data or start or end or symbols or heldout or out:
         raise InputError("--data, --start, --end, --symbols, --heldout and --out need --bundle")
-    ev, page = evaluate_and_report(run_dir, ablation_list(ablations), cost_bps, n_boot)
+    ev, page = evaluate_and_report(run_dir, ablation_list(ablations), cost_bps, n_boot, track)
     print_evaluation(ev)
     console.print(f"[green]report[/] {page}")
 

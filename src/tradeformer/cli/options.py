@@ -62,6 +62,14 @@ SchedulerOpt = Annotated[
     ),
 ]
 RunDirArg = Annotated[Path, typer.Argument(help="A training run directory (runs/<id>).")]
+TrackOpt = Annotated[
+    bool,
+    typer.Option(
+        "--track",
+        help="Log to MLflow (tracking.uri, default sqlite:///<runs_dir>/mlflow.db; "
+        "needs pip install -e '.[track]').",
+    ),
+]
 CostOpt = Annotated[float, typer.Option(help="Transaction cost per side (bps).")]
 
 
@@ -122,3 +130,9 @@ def with_scheduler(cfg, scheduler: str | None):
     """`cfg` with its per-symbol stages on the --scheduler's Dask cluster, if one is given."""
     execution = scheduler_execution(scheduler)
     return cfg if execution is None else cfg.model_copy(update={"execution": execution})
+
+
+def with_tracking(cfg):
+    """The config with MLflow tracking switched on (`--track`)."""
+    tracking = cfg.tracking.model_copy(update={"enabled": True})
+    return cfg.model_copy(update={"tracking": tracking})

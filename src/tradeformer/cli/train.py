@@ -9,7 +9,14 @@ import typer
 
 from tradeformer.cli.app import app
 from tradeformer.cli.console import console
-from tradeformer.cli.options import SchedulerOpt, SetOpt, load_experiment, with_scheduler
+from tradeformer.cli.options import (
+    SchedulerOpt,
+    SetOpt,
+    TrackOpt,
+    load_experiment,
+    with_scheduler,
+    with_tracking,
+)
 from tradeformer.cli.output import print_results
 from tradeformer.errors import InputError
 
@@ -41,6 +48,7 @@ def train(
         ),
     ] = None,
     scheduler: SchedulerOpt = None,
+    track: TrackOpt = False,
 ) -> None:
     """Walk-forward training of every member, the veto and the bundle (see configs/)."""
     from tradeformer.stages import parse_stages
@@ -51,6 +59,7 @@ def train(
         raise InputError(f"--stages {stages} without data needs an existing run: --resume RUN_DIR")
     cfg, run_dir = train_target(config, sets, run_dir, resume)
     cfg = with_scheduler(cfg, scheduler)  # where stages run never changes what they compute
+    cfg = with_tracking(cfg) if track else cfg
     summary = run_training(cfg, run_dir=run_dir, stages=chosen)
     if "metrics" not in summary:
         console.print(f"[green]stages {', '.join(chosen)} done[/] ({summary['run_dir']})")

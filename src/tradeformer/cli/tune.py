@@ -10,7 +10,7 @@ from rich.table import Table
 
 from tradeformer.cli.app import app
 from tradeformer.cli.console import console
-from tradeformer.cli.options import ConfigOpt, SetOpt, parse_sets
+from tradeformer.cli.options import ConfigOpt, SetOpt, TrackOpt, parse_sets
 
 
 @app.command("tune")
@@ -39,6 +39,7 @@ def tune_cmd(
         ),
     ] = 30,
     sets: SetOpt = None,
+    track: TrackOpt = False,
 ) -> None:
     """Search SPACE for the config with the best out-of-fold per-date rank IC at its horizon:
     trials train on the walk-forward folds only (the test period is never read), report after
@@ -54,7 +55,7 @@ def tune_cmd(
     except ModuleNotFoundError as e:
         raise ConfigError(f"tune needs Optuna: pip install -e '.[tune]' ({e})") from None
 
-    overrides = parse_sets(sets)
+    overrides = parse_sets(sets) | ({"tracking.enabled": True} if track else {})
     name = study or load_config(config, overrides).name
     spec = TuneSpec(
         config=config,

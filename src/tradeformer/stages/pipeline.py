@@ -61,6 +61,8 @@ def run_training(
     seconds = run_stages(ctx, stages)
     path = run_dir / "summary.json"
     if rank != 0 or "bundle" not in stages:
+        if rank == 0 and not ctx.options.get("oof_only"):  # tune tracks its trials itself
+            track_stages(ctx, stages)
         return {"run_dir": str(run_dir), "stage_seconds": seconds}
     summary = json.loads(path.read_text())
     summary["seconds"] = time.perf_counter() - t_start
@@ -69,4 +71,17 @@ def run_training(
     if fits.exists():  # per member and fold: seconds, samples/s, input wait, peak memory
         summary["fits"] = json.loads(fits.read_text())
     path.write_text(json.dumps(summary, indent=2, default=float))
+    track_stages(ctx, stages)
     return summary
+
+
+def track_stages(ctx: RunContext, stages: tuple[str, ...]) -> None:
+    """With `tracking.enabled`: log what the stages wrote to the run's MLflow run."""
+    if not ctx.cfg.tracking.enabled:
+        return
+    from tradeformer.tracking.mlflow_log import track_evaluation, track_training
+
+    if set(stages) & {"deep", "veto", "bundle"}:
+        track_training(ctx.cfg, ctx.run_dir)
+    if "evaluation" in ctx.results:
+        track_evaluation(ctx.cfg, ctx.run_dir, ctx.results["evaluation"])

@@ -139,10 +139,23 @@ def tune(spec: TuneSpec) -> optuna.Study:
     study = open_study(spec, base.seed)
     done = sum(t.state in FINISHED for t in study.trials)
     if done < spec.trials:
-        stop = optuna.study.MaxTrialsCallback(spec.trials, states=FINISHED)
-        study.optimize(objective(spec), n_trials=spec.trials - done, callbacks=[stop], catch=())
+        callbacks = [optuna.study.MaxTrialsCallback(spec.trials, states=FINISHED)]
+        if base.tracking.enabled:
+            callbacks.append(tracking_callback(spec, base))
+        study.optimize(objective(spec), n_trials=spec.trials - done, callbacks=callbacks, catch=())
     write_results(study, spec)
     return study
+
+
+def tracking_callback(spec: TuneSpec, base: ExperimentConfig):
+    """Each finished trial as an MLflow run (experiment `tune/<study>`)."""
+    from tradeformer.tracking.mlflow_log import track_trial
+
+    def log_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        run_dir = spec.out_dir / f"trial_{trial.number:04d}"
+        track_trial(base, trial, run_dir if run_dir.is_dir() else None, spec.study_name)
+
+    return log_trial
 
 
 def write_results(study: optuna.Study, spec: TuneSpec) -> None:
