@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "evaluate",
     "compare",
     "tune",
+    "live",
     "demo",
 )
 for _name in COMMAND_MODULES:

@@ -48,10 +48,12 @@ data_app = typer.Typer(help="Load, validate, import, download and inspect OHLCV 
 features_app = typer.Typer(help="Build the 29 classical features and the labels.")
 models_app = typer.Typer(help="Inspect the registered ensemble members.")
 dataset_app = typer.Typer(help="The combined 541-D feature + label table.")
+ledger_app = typer.Typer(help="The ledger of issued signals: outcomes and the live record.")
 app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
 app.add_typer(models_app, name="models")
 app.add_typer(dataset_app, name="dataset")
+app.add_typer(ledger_app, name="ledger")
 
 
 class ConsoleHandler(logging.Handler):

@@ -211,8 +211,10 @@ class Predictor:
         timeframe: str | None = None,
         *,
         name: str | None = None,
+        until: pd.Timestamp | None = None,
     ) -> pd.DataFrame:
-        """One row per symbol from a store's latest bars; `name` (e.g. the user's `--data`)
+        """One row per symbol from a store's latest bars (those stamped at or before `until`
+        when given: the prediction as it was made then); `name` (e.g. the user's `--data`)
         is what error messages call the store. Unknown symbols raise NotFoundError."""
         t0 = time.perf_counter()
         where = name or str(store_dir)
@@ -233,7 +235,7 @@ class Predictor:
         # 290-bar tail flips mtf_1M on the last bar of 17 of the 100 daily symbols)
         bars, stamps = {}, {}
         for s in syms:
-            bars[s], stamps[s] = self._read(store, entries, tf, s)
+            bars[s], stamps[s] = self._read(store, entries, tf, s, until)
         short = [s for s, b in bars.items() if len(b) < self.min_bars]
         if short:
             raise DataError(f"need at least {self.min_bars} bars: {', '.join(short)}")
@@ -242,8 +244,9 @@ class Predictor:
         fine = {s: intraday_timeframe(store, s, tf, entries) if use else None for s in syms}
         intraday = {}
         for s, f in fine.items():
-            if f:
-                frame, stamp = self._read(store, entries, f, s)
+            if f:  # intraday bars of the `until` session belong to its bar
+                end = None if until is None else until.normalize() + pd.Timedelta(days=1)
+                frame, stamp = self._read(store, entries, f, s, end, inclusive=False)
                 intraday[s] = (frame, f)
                 stamps[s] = (*stamps[s], f, stamp)
         t_read = time.perf_counter() - t0
@@ -255,23 +258,35 @@ class Predictor:
         return out
 
     def _read(
-        self, store: BarStore, entries: dict, tf: str, symbol: str
+        self,
+        store: BarStore,
+        entries: dict,
+        tf: str,
+        symbol: str,
+        until: pd.Timestamp | None = None,
+        inclusive: bool = True,
     ) -> tuple[pd.DataFrame, tuple]:
-        """A symbol's bars from a store and the stamp they were read under (the manifest's
-        content hash, the file's mtime and size). Kept in memory while the stamp holds (a
-        Parquet read costs ~3 ms per symbol; a long-running service re-reads only what the
-        store rewrote); at most `cache_limit` frames and `cache_bytes` bytes."""
+        """A symbol's bars from a store (up to `until`) and the stamp they were read under
+        (the manifest's content hash, the file's mtime and size, `until`). Kept in memory
+        while the stamp holds (a Parquet read costs ~3 ms per symbol; a long-running service
+        re-reads only what the store rewrote); at most `cache_limit` frames and `cache_bytes`."""
         e = entries[tf][symbol]
         path = store.root / e["file"]
         st = path.stat()
         stamp = (str(path.resolve()), e.get("sha256"), st.st_mtime_ns, st.st_size)
         hit = self._bars_cache.get(stamp[0])  # ((stamp, frame), size)
         if hit is not None and hit[0][0] == stamp:
-            return hit[0][1], stamp
-        frame = pd.read_parquet(path)
-        size = int(frame.memory_usage(index=False).sum())
-        _put(self._bars_cache, stamp[0], (stamp, frame), size, self.cache_limit, self.cache_bytes)
-        return frame, stamp
+            frame = hit[0][1]
+        else:
+            frame = pd.read_parquet(path)
+            size = int(frame.memory_usage(index=False).sum())
+            entry = (stamp, frame)
+            _put(self._bars_cache, stamp[0], entry, size, self.cache_limit, self.cache_bytes)
+        if until is None:
+            return frame, stamp
+        ts = frame["timestamp"]
+        keep = ts <= until if inclusive else ts < until
+        return frame[keep.to_numpy()].reset_index(drop=True), (*stamp, str(until))
 
     def clear_cache(self) -> None:
         """Forget cached store bars and features (benchmarks measure cold calls with it)."""

@@ -81,7 +81,8 @@ def track_stages(ctx: RunContext, stages: tuple[str, ...]) -> None:
         return
     from tradeformer.tracking.mlflow_log import track_evaluation, track_training
 
-    if set(stages) & {"deep", "veto", "bundle"}:
+    first = not (ctx.run_dir / "tracking.json").exists()  # a run tracked late: its training too
+    if set(stages) & {"deep", "veto", "bundle"} or (first and "evaluation" in ctx.results):
         track_training(ctx.cfg, ctx.run_dir)
     if "evaluation" in ctx.results:
         track_evaluation(ctx.cfg, ctx.run_dir, ctx.results["evaluation"])
