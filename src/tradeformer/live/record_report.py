@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from tradeformer.evaluation.metrics import MIN_DATES
 from tradeformer.live.record import live_record, scored
 
 CSS = (
@@ -111,6 +112,12 @@ def render_live_report(ledger_rows: pd.DataFrame, out_dir: Path, cost_bps: float
     parts = [f"<html><head><meta charset='utf-8'><title>tradeformer live record</title>"
              f"<style>{CSS}</style></head><body><h1>Live record</h1>"]  # fmt: skip
     summary = {}
+    parts.append(
+        "<p>Hit rate: the issued side against the outcome's side (for cross-sectional scores, "
+        "relative to the date's median outcome); majority: the more frequent outcome side on "
+        "the same rows. The paper long-short is the top minus the bottom decile of each "
+        "signal date, held h bars.</p>"
+    )
     n_pending = int(ledger_rows["realized_return"].isna().sum())
     parts.append(f"<p>{len(ledger_rows):,} signals in the ledger, {n_pending:,} awaiting their "
                  f"outcome; paper costs {cost_bps:g} bps per side.</p>")  # fmt: skip
@@ -139,7 +146,7 @@ def render_live_report(ledger_rows: pd.DataFrame, out_dir: Path, cost_bps: float
 
 def _record_table(recs: list[dict], backtest: dict) -> str:
     head = ["horizon", "signals", "dates", "rank IC [95% CI]", "backtest rank IC",
-            "hit rate", "majority", "backtest acc / majority", "L/S Sharpe [95% CI]",
+            "hit rate", "majority", "backtest raw-direction acc / majority", "L/S Sharpe [95% CI]",
             "backtest L/S Sharpe", "L/S total", "max DD"]  # fmt: skip
     body = []
     for r in recs:
@@ -147,7 +154,8 @@ def _record_table(recs: list[dict], backtest: dict) -> str:
         acc = f"{b['accuracy']:.3f} / {b['majority']:.3f}" if b.get("accuracy") else "-"
         body.append([
             str(r["horizon"]), f"{r['n_signals']:,}", str(r.get("n_dates", 0)),
-            _ci(r.get("date_rank_ic", np.nan), r.get("date_rank_ic_ci")),
+            _ci(r.get("date_rank_ic", np.nan), r.get("date_rank_ic_ci"))
+            + ("" if r.get("n_dates", 0) >= MIN_DATES else f" (no CI: < {MIN_DATES} dates)"),
             _ci(b.get("date_rank_ic", np.nan), b.get("date_rank_ic_ci")) if b else "-",
             f"{r['hit_rate']:.3f}", f"{r['majority_rate']:.3f}", acc,
             _ci(r["ls_sharpe"], r["ls_sharpe_ci"]),
