@@ -14,6 +14,7 @@ import logging
 import math
 import re
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,8 @@ from tradeformer.data.store import BarStore
 from tradeformer.data.validation import DataValidationError
 from tradeformer.errors import DataError, InputError, TradeformerError
 from tradeformer.inference import Predictor
+from tradeformer.live.registry import current_version, is_registry
+from tradeformer.live.signals import bundle_id
 
 
 def _jsonable(row: dict) -> dict:
@@ -79,6 +82,7 @@ class ServeLimits:
     max_batch: int = 32
     max_queue: int = 256
     timeout_s: float = 30.0
+    reload_s: float = 2.0  # a registry's `current` pointer is checked this often
 
 
 def _key_check(api_key: str):
@@ -93,14 +97,27 @@ def _key_check(api_key: str):
     return check
 
 
-@dataclass
-class Service:
-    """What the routes share: the predictor, the store, one lock, the request batcher."""
+@dataclass(frozen=True)
+class Loaded:
+    """A bundle being served and its version (a registry's version name, or the bundle's
+    weights hash): swapped as one reference, so a request uses exactly one of them."""
 
     predictor: Predictor
+    version: str
+
+
+@dataclass
+class Service:
+    """What the routes share: the loaded bundle, the store, one lock, the request batcher."""
+
+    loaded: Loaded
     store: BarStore | None
     lock: threading.Lock
     batcher: Batcher | None = None
+
+    @property
+    def predictor(self) -> Predictor:
+        return self.loaded.predictor
 
     def store_symbol(self, symbol: str) -> str:
         """The store's spelling of `symbol` (case ignored); 404 when it has none."""
@@ -136,14 +153,20 @@ class Service:
             status = max(e["status"] for e in errors)
             raise HTTPException(status, "; ".join(dict.fromkeys(e["detail"] for e in errors)))
         with self.lock:
-            table = self.predictor.predict_store(self.store.root, list(dict.fromkeys(found)))
+            cur = self.loaded
+            table = cur.predictor.predict_store(self.store.root, list(dict.fromkeys(found)))
+        table = table.assign(bundle_version=cur.version)
         rows = _records(table.set_index("symbol", drop=False).loc[found])
         return {"predictions": rows, "errors": errors}
 
     def predict(self, kind: str, items: dict[str, pd.DataFrame | None]) -> pd.DataFrame:
+        """The batcher's call (under the lock): one bundle for the whole batch, named."""
+        cur = self.loaded
         if kind == "store":
-            return self.predictor.predict_store(self.store.root, list(items))
-        return self.predictor.predict_bars(items)
+            out = cur.predictor.predict_store(self.store.root, list(items))
+        else:
+            out = cur.predictor.predict_bars(items)
+        return out.assign(bundle_version=cur.version)
 
     def predict_items(self, items: list[PredictRequest]) -> pd.DataFrame:
         """Items in order; a symbol given twice is predicted in a second call."""
@@ -155,16 +178,20 @@ class Service:
             free[it.symbol] = (k, _frame(it))
         parts = []
         with self.lock:
+            cur = self.loaded
             for r in rounds:
-                out = self.predictor.predict_bars({s: f for s, (_, f) in r.items()})
+                out = cur.predictor.predict_bars({s: f for s, (_, f) in r.items()})
+                out = out.assign(bundle_version=cur.version)
                 order = out["symbol"].map({s: k for s, (k, _) in r.items()})
                 parts.append(out.assign(_order=order))
         return pd.concat(parts).sort_values("_order").drop(columns="_order")
 
     def model_info(self) -> dict:
-        p = self.predictor
+        cur = self.loaded
+        p = cur.predictor
         m = p.bundle.manifest
         return {
+            "bundle_version": cur.version,
             "created_at": m["created_at"],
             "versions": m["versions"],
             "embedding": {k: m["embedding"].get(k) for k in ("backend", "dim", "key")},
@@ -332,7 +359,7 @@ def create_app(
         raise DataError(f"{store_dir}: not a bar store (import bars with `tradeformer data`)")
     # one prediction at a time: torch already uses every core, and concurrent calls from the
     # server's thread pool would oversubscribe them (measured: 7 req/s and timeouts without)
-    svc = Service(Predictor.load(bundle_dir), store, threading.Lock())
+    svc = Service(load_current(bundle_dir), store, threading.Lock())
     svc.batcher = Batcher(
         svc.predict, svc.lock, limits.max_batch, limits.max_queue, limits.timeout_s
     )
@@ -345,4 +372,57 @@ def create_app(
     _error_handlers(app)
     _routes(app, svc, api_key)
     app.state.batcher = svc.batcher
+    if is_registry(bundle_dir):  # a promoted bundle is picked up without a restart
+        app.state.watcher = BundleWatcher(svc, Path(bundle_dir), limits.reload_s)
     return app
+
+
+def load_current(bundle_dir: str | Path) -> Loaded:
+    """A bundle folder, or a registry's current champion, with its version name."""
+    if is_registry(bundle_dir):
+        version = current_version(bundle_dir)
+        return Loaded(Predictor.load(Path(bundle_dir) / "versions" / version), version)
+    return Loaded(Predictor.load(bundle_dir), bundle_id(bundle_dir))
+
+
+class BundleWatcher:
+    """Polls a registry's `current` pointer; a new champion is loaded beside the one being
+    served (no lock held: requests go on), then swapped in as one reference. Requests already
+    running finish on the bundle they started with; each answer names its version. A
+    champion that cannot be loaded, or changes the kind of outputs (raw vs cross-sectional,
+    which changes the routes), is refused and logged; the served bundle stays."""
+
+    def __init__(self, svc: Service, root: Path, interval_s: float):
+        self.svc, self.root, self.interval_s = svc, root, interval_s
+        self.refused: set[str] = set()
+        self.reloads = 0
+        threading.Thread(target=self._watch, name="bundle-watcher", daemon=True).start()
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(self.interval_s)
+            try:
+                self.check()
+            except Exception:  # never let the watcher die
+                log.exception("bundle reload check failed")
+
+    def check(self) -> bool:
+        version = current_version(self.root)
+        if version == self.svc.loaded.version or version in self.refused:
+            return False
+        try:
+            fresh = load_current(self.root)
+        except TradeformerError as e:
+            self.refused.add(version)
+            log.error("not serving %s: %s", version, e)
+            return False
+        if fresh.predictor.cross_sectional != self.svc.predictor.cross_sectional:
+            self.refused.add(fresh.version)
+            log.error("not serving %s: it changes raw vs cross-sectional outputs "
+                      "(restart the server for that)", fresh.version)  # fmt: skip
+            return False
+        was = self.svc.loaded.version
+        self.svc.loaded = fresh  # one reference: the next request (and batch) uses it
+        self.reloads += 1
+        log.info("serving bundle %s (was %s)", fresh.version, was)
+        return True

@@ -95,6 +95,7 @@ class Prediction(BaseModel):
     veto_prob: float | None
     target: str | None = None
     cross_section_size: int | None = None
+    bundle_version: str | None = None  # the bundle that answered (a registry's version)
 
 
 class ItemError(BaseModel):
@@ -120,6 +121,7 @@ class ModelInfo(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
+    bundle_version: str
     created_at: str
     versions: dict[str, str]
     embedding: dict[str, Any]

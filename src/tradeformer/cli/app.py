@@ -48,12 +48,14 @@ data_app = typer.Typer(help="Load, validate, import, download and inspect OHLCV 
 features_app = typer.Typer(help="Build the 29 classical features and the labels.")
 models_app = typer.Typer(help="Inspect the registered ensemble members.")
 dataset_app = typer.Typer(help="The combined 541-D feature + label table.")
+bundles_app = typer.Typer(help="A bundle registry: versions, the current champion, rollback.")
 ledger_app = typer.Typer(help="The ledger of issued signals: outcomes and the live record.")
 app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
 app.add_typer(models_app, name="models")
 app.add_typer(dataset_app, name="dataset")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(bundles_app, name="bundles")
 
 
 class ConsoleHandler(logging.Handler):

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from tradeformer.cli.app import app, ledger_app
+from tradeformer.cli.app import app, bundles_app, ledger_app
 from tradeformer.cli.console import console
 from tradeformer.errors import TradeformerError
 
@@ -44,7 +44,9 @@ def _until(text: str | None):
 
 @app.command("signals")
 def signals_cmd(
-    bundle: Annotated[Path, typer.Option(help="The bundle that issues the signals.")],
+    bundle: Annotated[
+        Path, typer.Option(help="The bundle that issues the signals, or a bundle registry.")
+    ],
     data: StoreOpt,
     ledger: LedgerOpt = DEFAULT_LEDGER,
     until: UntilOpt = None,
@@ -57,8 +59,10 @@ def signals_cmd(
     for the same bar writes nothing). Refuses a store that is behind: no stale signal."""
     from tradeformer.inference.predictor import Predictor
     from tradeformer.live.ledger import Ledger
+    from tradeformer.live.registry import resolve_bundle
     from tradeformer.live.signals import issue_signals
 
+    bundle = resolve_bundle(bundle)  # a registry: its current champion
     predictor = Predictor.load(bundle)
     if download:
         _download(predictor, data)
@@ -141,3 +145,50 @@ def ledger_show(
     )
     cols = ["as_of", "symbol", "horizon", "action", "score", "confidence", "realized_return"]
     console.print(latest[cols].head(last).to_string(index=False))
+
+
+RegistryArg = Annotated[Path, typer.Argument(help="The registry directory.")]
+
+
+@bundles_app.command("publish")
+def bundles_publish(
+    bundle: Annotated[Path, typer.Argument(help="A bundle directory (runs/<id>/bundle).")],
+    registry: RegistryArg,
+    promote: Annotated[bool, typer.Option("--promote", help="Make it the champion.")] = False,
+) -> None:
+    """Copy a bundle into REGISTRY/versions/ (whole or not at all)."""
+    from tradeformer.live import registry as reg
+
+    version = reg.publish(bundle, registry)
+    if promote:
+        reg.promote(registry, version, "published with --promote")
+    console.print(f"[green]published[/] {version}{' (current)' if promote else ''}")
+
+
+@bundles_app.command("promote")
+def bundles_promote(registry: RegistryArg, version: str) -> None:
+    """Point REGISTRY/current at VERSION (one atomic rename; servers reload it)."""
+    from tradeformer.live import registry as reg
+
+    reg.promote(registry, version, "by hand")
+    console.print(f"[green]current[/] {version}")
+
+
+@bundles_app.command("rollback")
+def bundles_rollback(registry: RegistryArg) -> None:
+    """Point REGISTRY/current back at the previous champion."""
+    from tradeformer.live import registry as reg
+
+    console.print(f"[green]current[/] {reg.rollback(registry)}")
+
+
+@bundles_app.command("list")
+def bundles_list(registry: RegistryArg) -> None:
+    """The versions, the current one marked, and the promotion history."""
+    from tradeformer.live import registry as reg
+
+    current = reg.current_version(registry) if (registry / reg.POINTER).exists() else None
+    for v in reg.versions(registry):
+        console.print(f"{'*' if v == current else ' '} {v}")
+    for e in reg.history(registry):
+        console.print(f"  {e['time']}  {e['version']}  ({e['reason']})", markup=False)

@@ -16,7 +16,13 @@ from tradeformer.cli.options import DataOpt, SchedulerOpt, scheduler_execution
 from tradeformer.cli.output import prediction_table
 from tradeformer.errors import InputError, NotFoundError
 
-BundleOpt = Annotated[Path, typer.Option("--bundle", help="Bundle directory (runs/<id>/bundle).")]
+BundleOpt = Annotated[
+    Path,
+    typer.Option(
+        "--bundle",
+        help="Bundle directory (runs/<id>/bundle), or a bundle registry (its current champion).",
+    ),
+]
 
 
 @app.command("predict")
@@ -31,8 +37,9 @@ def predict_cmd(
     --scheduler the symbols' features are computed on a Dask cluster)."""
     from tradeformer.execution import engine_scope
     from tradeformer.inference import Predictor
+    from tradeformer.live.registry import resolve_bundle
 
-    pred = Predictor.load(bundle)
+    pred = Predictor.load(resolve_bundle(bundle))
     root = store_root(data)
     name = f"--data {data}"
     known, unknown = pred.resolve_symbols(root, symbols or None, name=name)
@@ -94,6 +101,14 @@ def serve(
             f"{API_KEY_ENV}); without either the API is open."
         ),
     ] = None,
+    reload_s: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            help="With a bundle registry: seconds between checks of its "
+            "current pointer (a promoted bundle is served without a restart).",
+        ),
+    ] = 2.0,
 ) -> None:
     """HTTP API: /v1/health, /v1/model, /v1/predict/{symbol}, POST /v1/predict and .../batch."""
     try:
@@ -104,7 +119,7 @@ def serve(
         raise InputError("the API needs: pip install 'tradeformer[api]'") from None
     key = api_key(api_key_file)
     store = store_root(data) if data is not None else None
-    limits = ServeLimits(max_batch, max_queue, request_timeout)
+    limits = ServeLimits(max_batch, max_queue, request_timeout, reload_s)
     application = create_app(bundle, store, limits=limits, api_key=key)
     if key:
         console.print("API key required (X-API-Key)")
