@@ -192,3 +192,35 @@ def bundles_list(registry: RegistryArg) -> None:
         console.print(f"{'*' if v == current else ' '} {v}")
     for e in reg.history(registry):
         console.print(f"  {e['time']}  {e['version']}  ({e['reason']})", markup=False)
+
+
+@app.command("retrain")
+def retrain_cmd(
+    bundle: Annotated[Path, typer.Option("--bundle", help="The bundle registry (its champion).")],
+    data: StoreOpt,
+    until: UntilOpt = None,
+    tolerance: Annotated[
+        float,
+        typer.Option(help="Promote when challenger IC >= champion IC - TOLERANCE."),
+    ] = 0.0,
+) -> None:
+    """Refit the champion's config on the store up to its latest bar, score challenger and
+    champion on the same new rows of the most recent validation block, promote by the rule
+    (logged with both scores in REGISTRY/promotions.jsonl and retrains.jsonl)."""
+    from tradeformer.errors import InputError
+    from tradeformer.live.registry import is_registry
+    from tradeformer.live.retrain import retrain
+
+    if not is_registry(bundle):
+        raise InputError(
+            f"{bundle}: not a bundle registry; make one with "
+            f"`tradeformer bundles publish BUNDLE {bundle} --promote`"
+        )
+    d = retrain(bundle, data, until=_until(until), tolerance=tolerance)
+    verdict = "[green]promoted[/]" if d.promoted else "[yellow]kept the champion[/]"
+    console.print(
+        f"{verdict}: challenger {d.challenger} IC {d.challenger_ic:+.4f} vs champion "
+        f"{d.champion} {d.champion_ic:+.4f} on {d.n_dates} dates {d.block[0]}..{d.block[1]} "
+        f"(difference CI [{d.difference_ci[0]:+.4f}, {d.difference_ci[1]:+.4f}]; rule: "
+        f"{d.rule}) in {d.seconds / 60:.1f} min"
+    )
