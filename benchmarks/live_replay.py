@@ -4,7 +4,8 @@ and at the end render the live report; prints the wall time, the ledger's row co
 symbols x dates x horizons, duplicates, and how the issued scores match the bundle's one-shot
 backtest (its run's test predictions) on the same rows.
 
-    python benchmarks/live_replay.py runs/<id>/bundle STORE [--year 2023] [--ledger F]
+    python benchmarks/live_replay.py runs/<id>/bundle|REGISTRY STORE [--year 2023]
+        [--retrain-every 3] [--ledger F]
 
 STORE: the bar store the bundle's run read (its data.json `store`) or any store holding
 the bundle's universe through the year. Bars after each as-of date are never read
@@ -13,49 +14,45 @@ the bundle's universe through the year. Bars after each as-of date are never rea
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import pandas as pd
 
-from tradeformer.inference.predictor import Predictor
 from tradeformer.live.ledger import KEY, Ledger
 from tradeformer.live.record_report import backtest_match, render_live_report
-from tradeformer.live.scoring import score_ledger
-from tradeformer.live.signals import issue_signals
+from tradeformer.live.replay import replay
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("bundle", type=Path)
+    ap.add_argument("bundle", type=Path, help="a bundle, or a registry (then --retrain-every)")
     ap.add_argument("store", type=Path)
     ap.add_argument("--year", type=int, default=2023)
+    ap.add_argument("--retrain-every", type=int, default=0, help="months (registry only)")
     ap.add_argument("--ledger", default="runs/live_replay/ledger.db")
     ap.add_argument("--out", type=Path, default=Path("runs/live_replay/report"))
     a = ap.parse_args()
     Path(a.ledger).unlink(missing_ok=True)
-    t0 = time.perf_counter()
-    predictor = Predictor.load(a.bundle)
     ledger = Ledger(a.ledger)
-    month_ends = pd.date_range(f"{a.year}-01-01", f"{a.year}-12-31", freq="ME")
-    for until in month_ends:
-        first = issue_signals(predictor, a.bundle, a.store, ledger, until=until)
-        again = issue_signals(predictor, a.bundle, a.store, ledger, until=until)
-        counts = score_ledger(ledger, a.store, until=until)
-        print(
-            f"{first.as_of.date()}: {first.inserted} written, rerun {again.inserted} written "
-            f"/ {again.already} already there; scored {counts['filled']}",
-            flush=True,
-        )
+    month_ends = list(pd.date_range(f"{a.year}-01-01", f"{a.year}-12-31", freq="ME"))
+    result = replay(a.bundle, a.store, ledger, month_ends, retrain_every=a.retrain_every)
     rows = ledger.read()
     page = render_live_report(rows, a.out)
-    seconds = time.perf_counter() - t0
-    expected = first.n_symbols * len(month_ends) * len(predictor.horizons)
-    print(f"replay of {len(month_ends)} month ends in {seconds / 60:.1f} min")
-    print(f"ledger rows {len(rows):,} (symbols x dates x horizons = {expected:,}); "
-          f"duplicate keys {int(rows.duplicated(list(KEY)).sum())}")  # fmt: skip
+    n_sym = rows.groupby("as_of")["symbol"].nunique().iloc[0]
+    expected = n_sym * len(result.dates) * rows["horizon"].nunique()
+    print(
+        f"replay of {len(month_ends)} month ends in {result.seconds / 60:.1f} min; "
+        f"{len(result.decisions)} retrains, {sum(d.promoted for d in result.decisions)} promoted"
+    )
+    print(
+        f"ledger rows {len(rows):,} (symbols x dates x horizons = {expected:,}); "
+        f"duplicate keys {int(rows.duplicated(list(KEY)).sum())}; "
+        f"rows written by the reruns {result.reruns_written}"
+    )
     scored = rows[rows["realized_return"].notna()].assign(date=lambda f: pd.to_datetime(f.as_of))
-    print(backtest_match(scored, str(a.bundle.resolve())).to_string(index=False))
+    for path, part in scored.groupby("bundle_path"):
+        print(path)
+        print(backtest_match(part, path).to_string(index=False))
     print(f"live report {page}")
 
 
