@@ -21,17 +21,17 @@ SIGNALS = sa.Table(
     sa.Column("horizon", sa.Integer, nullable=False),
     sa.Column("bundle_id", sa.String(64), nullable=False),  # the bundle's weights hash
     sa.Column("action", sa.String(8), nullable=False),  # BUY / SELL / HOLD
-    sa.Column("score", sa.Float, nullable=False),  # the ensemble's score at this horizon
+    sa.Column("score", sa.Double, nullable=False),  # the ensemble's score at this horizon
     sa.Column("score_kind", sa.String(16), nullable=False),  # return | cs_rank
-    sa.Column("expected_return", sa.Float),  # the score when it is a return forecast
-    sa.Column("confidence", sa.Float, nullable=False),
-    sa.Column("veto_prob", sa.Float, nullable=False),  # the veto's, at the bundle's horizon
+    sa.Column("expected_return", sa.Double),  # the score when it is a return forecast
+    sa.Column("confidence", sa.Double, nullable=False),
+    sa.Column("veto_prob", sa.Double, nullable=False),  # the veto's, at the bundle's horizon
     sa.Column("decision_horizon", sa.Integer, nullable=False),
     sa.Column("data_fingerprint", sa.String(64), nullable=False),  # of the bars used
     sa.Column("bundle_path", sa.Text, nullable=False),
     sa.Column("issued_at", sa.String(32), nullable=False),
-    sa.Column("close", sa.Float, nullable=False),  # the as-of bar's close
-    sa.Column("realized_return", sa.Float),  # filled by `ledger score` once h bars passed
+    sa.Column("close", sa.Double, nullable=False),  # the as-of bar's close
+    sa.Column("realized_return", sa.Double),  # filled by `ledger score` once h bars passed
     sa.Column("realized_at", sa.String(32)),  # the bar the horizon ended on
     sa.PrimaryKeyConstraint("as_of", "symbol", "horizon", "bundle_id"),
 )
