@@ -24,11 +24,14 @@ def _rows(n: int, as_of: str = "2023-01-31T00:00:00") -> pd.DataFrame:
 
 
 @pytest.fixture(params=["sqlite", "duckdb"])
-def ledger(request, tmp_path) -> Ledger:
+def ledger(request, tmp_path):
     if request.param == "duckdb":
         pytest.importorskip("duckdb_engine")
-        return Ledger(tmp_path / "ledger.duckdb")
-    return Ledger(tmp_path / "ledger.db")
+    ledger = Ledger(tmp_path / f"ledger.{'duckdb' if request.param == 'duckdb' else 'db'}")
+    yield ledger
+    # closed: an open DuckDB database keeps threads that a later fork() (the process pool
+    # of the data stage) must not inherit (measured: the forked workers segfault)
+    ledger.engine.dispose()
 
 
 def test_append_is_idempotent_and_outcomes_are_filled_once(ledger):
