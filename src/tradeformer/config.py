@@ -23,6 +23,19 @@ DEFAULT_MEMBERS = {"timeformer": 0.35, "tft": 0.30}  # the spec's members and we
 MEMBER_NAME = re.compile(r"^[a-z][a-z0-9]*$")  # no "_": columns are `<member>_<quantity>`
 
 
+def flatten(tree: dict, prefix: str = "") -> dict[str, object]:
+    """`{"a": {"b": 1}}` -> `{"a.b": 1}` (lists and empty dicts kept whole): a config's keys
+    as `--set` names them."""
+    out: dict[str, object] = {}
+    for k, v in tree.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

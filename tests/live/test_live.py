@@ -17,7 +17,6 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import CROSS_SECTIONAL, iid_bars, tiny_config
 from tradeformer.cli import app
 from tradeformer.errors import DataError, NotFoundError
 from tradeformer.inference.predictor import Predictor
@@ -25,19 +24,13 @@ from tradeformer.live.ledger import KEY, Ledger
 from tradeformer.live.record_report import render_live_report
 from tradeformer.live.scoring import score_ledger
 from tradeformer.live.signals import issue_signals
-from tradeformer.stages.pipeline import run_training
 
 MONTHS = ["2015-01-30", "2015-02-27", "2015-03-31"]
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("live")
-    source = iid_bars(tmp / "bars", n_symbols=6, seed=11, start="2008-01-02")
-    cfg = tiny_config(source, tmp, **CROSS_SECTIONAL)
-    summary = run_training(cfg, progress=False)
-    store = Path(json.loads((Path(summary["run_dir"]) / "data.json").read_text())["store"])
-    return Path(summary["bundle"]), store, source, tmp
+@pytest.fixture
+def live(cs_run):
+    return cs_run
 
 
 def _import(source: Path, out: Path) -> Path:

@@ -6,29 +6,24 @@ bundle that issued it gives on that date."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import CROSS_SECTIONAL, iid_bars, tiny_config
 from tradeformer.evaluation.out_of_universe import evaluate_bundle
 from tradeformer.live import registry as reg
 from tradeformer.live.ledger import KEY, Ledger
 from tradeformer.live.record_report import render_live_report
 from tradeformer.live.replay import replay
-from tradeformer.stages.pipeline import run_training
 
 
 @pytest.fixture(scope="module")
-def replayed(tmp_path_factory):
+def replayed(cs_run, tmp_path_factory):
+    bundle, store, _, _ = cs_run
     tmp = tmp_path_factory.mktemp("replay")
-    source = iid_bars(tmp / "bars", n_symbols=6, seed=11, start="2008-01-02")
-    summary = run_training(tiny_config(source, tmp, **CROSS_SECTIONAL), progress=False)
-    store = Path(json.loads((Path(summary["run_dir"]) / "data.json").read_text())["store"])
     root = tmp / "registry"
-    reg.promote(root, reg.publish(summary["bundle"], root), "first")
+    reg.promote(root, reg.publish(bundle, root), "first")
     ledger = Ledger(tmp / "ledger.db")
     months = list(pd.date_range("2015-01-01", "2015-06-30", freq="ME"))
     # tolerance 1: every challenger is promoted, so the second quarter has a new champion

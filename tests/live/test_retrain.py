@@ -14,20 +14,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import CROSS_SECTIONAL, iid_bars, tiny_config
 from tradeformer.cli import app
 from tradeformer.live import registry as reg
 from tradeformer.live.retrain import retrain
-from tradeformer.stages.pipeline import run_training
 
 
-@pytest.fixture(scope="module")
-def champion(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("retrain")
-    source = iid_bars(tmp / "bars", n_symbols=6, seed=11, start="2008-01-02")
-    summary = run_training(tiny_config(source, tmp, **CROSS_SECTIONAL), progress=False)
-    store = Path(json.loads((Path(summary["run_dir"]) / "data.json").read_text())["store"])
-    return Path(summary["bundle"]), store, tmp
+@pytest.fixture
+def champion(cs_run):
+    bundle, store, _, tmp = cs_run
+    return bundle, store, tmp
 
 
 def _registry(champion, tmp_path) -> Path:

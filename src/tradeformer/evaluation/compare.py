@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from tradeformer.config import flatten
 from tradeformer.errors import ConfigError
 from tradeformer.evaluation.metrics import block_bootstrap_indices, percentile_interval
 from tradeformer.stats.ranking import per_date_rank_ic
@@ -40,18 +41,6 @@ def load_run(run_dir: Path) -> tuple[dict, pd.DataFrame]:
         if not p.exists():
             raise ConfigError(f"{run_dir}: no {p.name} (is it a finished training run?)")
     return yaml.safe_load(cfg_path.read_text()), pd.read_parquet(pred_path)
-
-
-def flatten(cfg: dict, prefix: str = "") -> dict[str, object]:
-    """`{"a": {"b": 1}}` -> `{"a.b": 1}` (lists kept whole)."""
-    out: dict[str, object] = {}
-    for k, v in cfg.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict) and v:
-            out.update(flatten(v, key + "."))
-        else:
-            out[key] = v
-    return out
 
 
 def config_diff(configs: list[dict], names: list[str]) -> pd.DataFrame:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from tradeformer.config import flatten
+
 PARAM_LIMIT = 6000  # MLflow's longest param value
 KEY_SAFE = re.compile(r"[^A-Za-z0-9_\-./ ]")  # MLflow's metric / param key characters
 
@@ -25,17 +27,12 @@ class Point:
     step: int = 0
 
 
-def flat_params(config: dict, prefix: str = "") -> dict[str, str]:
+def flat_params(config: dict) -> dict[str, str]:
     """A nested config as `a.b.c -> value` (lists and empty dicts as JSON text)."""
-    out: dict[str, str] = {}
-    for k, v in config.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict) and v:
-            out.update(flat_params(v, key + "."))
-        else:
-            text = v if isinstance(v, str) else json.dumps(v)
-            out[KEY_SAFE.sub("_", key)] = text[:PARAM_LIMIT]
-    return out
+    return {
+        KEY_SAFE.sub("_", k): (v if isinstance(v, str) else json.dumps(v))[:PARAM_LIMIT]
+        for k, v in flatten(config).items()
+    }
 
 
 def run_params(run_dir: Path) -> dict[str, str]:
