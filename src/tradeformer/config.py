@@ -108,6 +108,9 @@ class EmbeddingConfig(_Strict):
     # how the universe's (N, E) embedding is stored: a memory map under the cache, float32 or
     # float16 (half the disk and page cache; the accuracy cost is measured in docs/scale.md)
     storage: Literal["float32", "float16"] = "float32"
+    # the local encoder's seed; None: the experiment's `seed`. `tune` pins it to the study's
+    # base seed so that trials (which vary `seed`) share one cached embedding
+    seed: int | None = None
 
 
 class CalendarConfig(_Strict):

@@ -65,6 +65,8 @@ def test_a_trial_never_reads_the_test_period(setup):
 
 def test_study_resumes_to_n_trials_and_writes_the_best_config(setup):
     tmp, config = setup
+    encoders = tmp / "cache" / "embeddings" / "local-models"
+    before = set(encoders.iterdir()) if encoders.exists() else set()
     study = tune(_spec(tmp, config, "resume", 2))
     assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
     study = tune(_spec(tmp, config, "resume", 3))  # the same command later: one more trial
@@ -75,6 +77,13 @@ def test_study_resumes_to_n_trials_and_writes_the_best_config(setup):
     top = max(study.trials, key=lambda t: t.value)
     assert best.training.max_lr == pytest.approx(top.params["training.max_lr"])
     assert best.seed == top.user_attrs["seed"]
+    # the trials varied the models' seed but shared one embedding (the study's base seed):
+    # one local encoder trained, not one per trial
+    base_seed = study.user_attrs["base_seed"]
+    runs = [tmp / "resume" / f"trial_{t.number:04d}" / "config.yaml" for t in study.trials]
+    assert {load_config(c).embedding.seed for c in runs} == {base_seed}
+    assert best.embedding.seed == base_seed
+    assert len(set(encoders.iterdir()) - before) <= 1
 
 
 def _cli(tmp, config, name: str, trials: int) -> list[str]:

@@ -109,6 +109,7 @@ def _embeddings(
         return None, {"backend": "none", "dim": 0}, None
     cache, L = Path(cfg.cache_dir), cfg.training.lookback
     emb_train_end = calendar.folds[0].train_end  # the encoder never sees a validation date
+    seed = cfg.seed if cfg.embedding.seed is None else cfg.embedding.seed
     em = build_embeddings(
         store.root,
         cache / "embeddings",
@@ -118,7 +119,7 @@ def _embeddings(
         lookback=L,
         batch_size=cfg.embedding.batch_size,
         train_end=emb_train_end,
-        local_config=LocalEncoderConfig(lookback=L, steps=cfg.embedding.local_steps, seed=cfg.seed),
+        local_config=LocalEncoderConfig(lookback=L, steps=cfg.embedding.local_steps, seed=seed),
         model_id=cfg.embedding.model_id,
         tokenizer_id=cfg.embedding.tokenizer_id,
         progress=progress,

@@ -44,9 +44,18 @@ class TuneSpec:
     grace_s: int = 90
 
 
-def make_config(spec: TuneSpec, params: dict, seed: int) -> ExperimentConfig:
-    """The base config with the trial's values and seed (checked like `train --set`)."""
-    return load_config(spec.config, {**(spec.overrides or {}), **params, "seed": seed})
+def make_config(
+    spec: TuneSpec, params: dict, seed: int, embedding_seed: int | None = None
+) -> ExperimentConfig:
+    """The base config with the trial's values and seed (checked like `train --set`). The
+    local embedding keeps `embedding_seed` (the study's base seed) unless the config or the
+    space sets it: a trial varies the models' seed, not the features, so trials share one
+    cached embedding instead of re-training the encoder each (minutes on a universe)."""
+    values = {**(spec.overrides or {}), **params, "seed": seed}
+    base = load_config(spec.config, values)
+    if embedding_seed is None or base.embedding.seed is not None:
+        return base
+    return load_config(spec.config, {**values, "embedding.seed": embedding_seed})
 
 
 def run_trial(
@@ -73,8 +82,9 @@ def run_trial(
 def objective(spec: TuneSpec):
     def fn(trial: optuna.Trial) -> float:
         params = suggest(trial, spec.space)
-        seed = int(trial.study.user_attrs.get("base_seed", 0)) + trial.number
-        cfg = make_config(spec, params, seed)
+        base_seed = int(trial.study.user_attrs.get("base_seed", 0))
+        seed = base_seed + trial.number
+        cfg = make_config(spec, params, seed, embedding_seed=base_seed)
         trial.set_user_attr("seed", seed)
         t0 = time.perf_counter()
 
@@ -180,7 +190,8 @@ def write_results(study: optuna.Study, spec: TuneSpec) -> None:
     if not complete:
         return
     best = max(complete, key=lambda t: t.value)
-    cfg = make_config(spec, best.params, best.user_attrs["seed"])
+    base_seed = int(study.user_attrs.get("base_seed", 0))
+    cfg = make_config(spec, best.params, best.user_attrs["seed"], embedding_seed=base_seed)
     text = yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
     note = (
         f"# best of {len(complete)} trials of study {spec.study_name}: trial {best.number}, "
