@@ -170,10 +170,12 @@ def plot_accuracy(ev: dict, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(11, 4.4))
     width = 0.8 / len(names)
     x = np.arange(len(hs))
+    seen = [50.0]  # every bar, whisker and majority line: the y-range holds them all
     for k, name in enumerate(names):
         acc = np.array([ev["forecasts"][h][name]["accuracy"] for h in hs]) * 100
         cis = [ev["forecasts"][h][name].get("accuracy_ci", (np.nan, np.nan)) for h in hs]
-        err = np.abs(np.array(cis).T * 100 - acc)
+        err = np.abs(np.array(cis, dtype=float).T * 100 - acc)
+        seen += [*acc, *(acc - err[0]), *(acc + err[1])]
         ax.bar(
             x + (k - len(names) / 2 + 0.5) * width,
             acc,
@@ -185,6 +187,7 @@ def plot_accuracy(ev: dict, path: Path) -> Path:
         )
     for i, h in enumerate(hs):
         maj = ev["forecasts"][h]["always_up"]["majority_rate"] * 100
+        seen.append(maj)
         ax.hlines(
             maj,
             i - 0.45,
@@ -196,7 +199,8 @@ def plot_accuracy(ev: dict, path: Path) -> Path:
     ax.axhline(50, color="grey", lw=0.6, ls=":")
     ax.set_xticks(x, [f"{h} bars" for h in hs])
     ax.set_ylabel("direction accuracy (%)")
-    ax.set_ylim(35, 75)
+    seen = np.asarray(seen)[np.isfinite(seen)]
+    ax.set_ylim(max(0.0, min(35.0, seen.min() - 3)), min(100.0, max(75.0, seen.max() + 8)))
     ax.set_title("Out-of-sample accuracy by horizon (95% block-bootstrap CIs)")
     ax.legend(fontsize=8, ncol=4, loc="upper left")
     ax.grid(axis="y", alpha=0.3)
