@@ -17,6 +17,7 @@ import yaml
 
 from tests.conftest import iid_bars, tiny_config
 from tradeformer.config import load_config
+from tradeformer.tuning.baseline import run_baseline
 from tradeformer.tuning.space import load_space
 from tradeformer.tuning.study import TuneSpec, make_config, run_trial, tune
 
@@ -119,3 +120,22 @@ def test_two_workers_share_a_study_and_a_killed_trial_is_retried(setup):
     study = optuna.load_study(study_name="killed", storage=f"sqlite:///{tmp}/cli.db")
     states = [t.state.name for t in study.trials]
     assert states[0] == "FAIL" and states.count("COMPLETE") == 2, states
+
+
+def test_baseline_runs_the_untouched_config_at_the_first_trials_seeds(setup):
+    tmp, config = setup
+    base = load_config(config)
+    spec = _spec(tmp, config, "base", 1)
+    table = run_baseline(spec, 2, base_seed=base.seed)
+    assert table["seed"].tolist() == [base.seed, base.seed + 1]
+    assert table["value"].between(-1, 1).all() and "oof_ic:ensemble" in table
+    runs = [load_config(tmp / "base" / f"baseline_{i:02d}" / "config.yaml") for i in range(2)]
+    assert [c.seed for c in runs] == [base.seed, base.seed + 1]
+    assert {c.embedding.seed for c in runs} == {base.seed}
+    assert all(c.training.max_lr == base.training.max_lr for c in runs)
+    oof = tmp / "base" / "baseline_00" / "oof.parquet"
+    stamp = oof.stat().st_mtime_ns
+    again = run_baseline(spec, 2, base_seed=base.seed)  # a rerun reuses the finished runs
+    pd.testing.assert_frame_equal(table, again)
+    assert oof.stat().st_mtime_ns == stamp
+    assert (tmp / "base" / "baseline.csv").exists()

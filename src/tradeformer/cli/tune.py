@@ -38,6 +38,14 @@ def tune_cmd(
             "this (its worker was killed) is marked failed and retried once.",
         ),
     ] = 30,
+    baseline: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Also run the base config, unmodified, at this many seeds (the first "
+            "trials' seeds, the same embedding): OUT/baseline.csv, the bar a trial must clear.",
+        ),
+    ] = 0,
     sets: SetOpt = None,
     track: TrackOpt = False,
 ) -> None:
@@ -45,7 +53,7 @@ def tune_cmd(
     trials train on the walk-forward folds only (the test period is never read), report after
     each fold (trailing trials are pruned), vary the seed; the best config goes to
     OUT/best.yaml and every trial to OUT/trials.csv. Rerun the same command to resume; start it
-    in several shells to share one study."""
+    in several shells to share one study (give --baseline to one of them only)."""
     from tradeformer.config import load_config
     from tradeformer.errors import ConfigError
     from tradeformer.tuning.space import load_space
@@ -71,6 +79,11 @@ def tune_cmd(
     )
     result = tune(spec)
     console.print(_trials_table(result))
+    if baseline:
+        from tradeformer.tuning.baseline import baseline_line, run_baseline
+
+        base_seed = int(result.user_attrs.get("base_seed", 0))
+        console.print(baseline_line(run_baseline(spec, baseline, base_seed)))
     if (spec.out_dir / "best.yaml").exists():
         console.print(
             f"[green]best config[/] {spec.out_dir / 'best.yaml'}; measure it once with "
