@@ -86,3 +86,28 @@ def test_daily_with_intraday_uses_state_at_the_close(shared_data):
     np.testing.assert_array_equal(ours_i.to_numpy(), joined["ref"].to_numpy())
     before = daily["timestamp"] < pd.Timestamp("2023-07-26")
     assert (ours.loc[before, ["mtf_4H", "mtf_1H"]] == 0).all().all()
+
+
+def _pandas_partial_ema(close: np.ndarray, run: np.ndarray, span: int) -> np.ndarray:
+    """The definition, one bar at a time: pandas' ewm over the completed higher-timeframe
+    closes (each run's last close) followed by close_t as the open bar."""
+    out = np.empty_like(close)
+    for t in range(len(close)):
+        done = [close[np.nonzero(run == j)[0][-1]] for j in range(run[t])]
+        out[t] = pd.Series([*done, close[t]]).ewm(span=span, adjust=True).mean().iloc[-1]
+    return out
+
+
+def test_partial_ema_matches_pandas_ewm_per_row():
+    from tradeformer.features.mtf import partial_ema, run_index
+
+    rng = np.random.default_rng(3)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, (4, 90)), axis=1))
+    keys = np.cumsum(rng.random((4, 90)) < 0.3, axis=1)  # ragged runs per row
+    keys[1] = np.arange(90)  # every bar its own run (same timeframe as the base)
+    runs = run_index(keys)
+    got = partial_ema(close, runs, 9)
+    for s in range(4):
+        np.testing.assert_allclose(got[s], _pandas_partial_ema(close[s], runs[s], 9), rtol=1e-12)
+    np.testing.assert_allclose(partial_ema(close[2], runs[2], 21),
+                               _pandas_partial_ema(close[2], runs[2], 21), rtol=1e-12)  # fmt: skip

@@ -17,6 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+from scipy.signal import lfilter
 
 from tradeformer.data.resample import period_keys, period_keys_ns, with_available_at
 from tradeformer.data.schema import TIMESTAMP, Timeframe, to_ns
@@ -58,8 +59,9 @@ def partial_ema(close: np.ndarray, run: np.ndarray, span: int) -> np.ndarray:
 
     `run[t]` is the index of the higher-timeframe bar containing t; that bar's close is the
     close of its last member. With N_j, D_j the EMA numerator/denominator after bar j:
-    ema_t = (close_t + beta * N_{j-1}) / (1 + beta * D_{j-1}). Shapes (T,) or (S, T): one
-    pandas `ewm` over the columns of a (runs, S) frame serves every symbol at once.
+    ema_t = (close_t + beta * N_{j-1}) / (1 + beta * D_{j-1}). Shapes (T,) or (S, T): N is
+    one `scipy.signal.lfilter` recursion over every row at once (the closes of a row's runs
+    are contiguous: pandas' `ewm(adjust=True)` gives the same EMA, tests/features/test_mtf.py).
     """
     alpha = 2.0 / (span + 1.0)
     beta = 1.0 - alpha
@@ -68,9 +70,9 @@ def partial_ema(close: np.ndarray, run: np.ndarray, span: int) -> np.ndarray:
     last[:, :-1] = r2[:, 1:] != r2[:, :-1]
     tf_close = np.full((r2.shape[0], int(r2[:, -1].max()) + 1), np.nan)
     tf_close[np.nonzero(last)[0], r2[last]] = c2[last]  # NaN after a row's last run
-    ema = pd.DataFrame(tf_close.T).ewm(span=span, adjust=True).mean().to_numpy().T
+    # N_j = close_j + beta * N_{j-1}; positions after a row's last run are never read
+    num = lfilter([1.0], [1.0, -beta], np.nan_to_num(tf_close), axis=-1)
     den = (1.0 - beta ** np.arange(1, tf_close.shape[1] + 1)) / alpha
-    num = ema * den
     prev = np.maximum(r2 - 1, 0)
     first = r2 == 0
     n_prev = np.where(first, 0.0, np.take_along_axis(num, prev, axis=-1))
