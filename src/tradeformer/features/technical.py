@@ -73,6 +73,9 @@ def talib_rows(fn, *args, **kw):
     first = args[0]
     if first.ndim == 1:
         return fn(*args, **kw)
+    # TA-Lib's pandas/polars dispatch wrapper (`functools.wraps`) costs more than the C call
+    # on a 240-bar row; the rows here are numpy already
+    fn = getattr(fn, "__wrapped__", fn)
     out = None
     for i in range(first.shape[0]):
         res = fn(*(a[i] if isinstance(a, np.ndarray) else a for a in args), **kw)
