@@ -6,11 +6,15 @@ each variant of the `gbm` member is fitted on every walk-forward fold's training
 stopping as configured: by default on the last 250 dates of those rows, so the validation
 block stays out of sample) and its validation predictions of all folds are pooled: mean
 per-date rank IC against the forward return, with its Newey-West t and block-bootstrap CI, per
-horizon, and the fitting time. Writes a CSV and prints a markdown table. The test period is
-never read.
+horizon, and the fitting time. Every variant after the first is also read against the first
+on the same dates: the mean of the per-date IC differences with its block-bootstrap CI (paired).
+`--seeds 0,1` averages seeds inside one fit; `--seed-runs 0,1,2` fits each seed on its own
+(a row per variant and seed; the paired difference is then also given over all seeds, the
+per-date differences averaged across them). Writes a CSV and prints a markdown table. The test
+period is never read.
 
 Usage: python benchmarks/gbm_variants.py --run R [--variants base,binary,context-only,...]
-       [--horizons 3,5] [--seeds 0] [--out gbm_variants.csv]
+       [--horizons 3,5] [--seeds 0 | --seed-runs 0,1,2] [--out gbm_variants.csv]
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import pandas as pd
 from tradeformer.dataset.prepare import open_prepared
 from tradeformer.evaluation.cross_section import ic_summary
 from tradeformer.evaluation.evaluate import load_run_config
+from tradeformer.evaluation.metrics import per_date_rank_ic, ratio_ci
 from tradeformer.models.gbm import GBMConfig, GBMRanker
 
 VARIANTS: dict[str, dict] = {
@@ -48,8 +53,9 @@ VARIANTS: dict[str, dict] = {
 }
 
 
-def pooled_oof(u, folds, cfg: GBMConfig, seeds, horizons) -> tuple[dict, float]:
-    """{h: ic_summary} of the pooled validation predictions, and the seconds spent fitting."""
+def pooled_oof(u, folds, cfg: GBMConfig, seeds, horizons) -> tuple[dict, dict, float]:
+    """{h: ic_summary} of the pooled validation predictions, {h: per-date IC series}, and the
+    seconds spent fitting."""
     preds, rows, t0 = [], [], time.perf_counter()
     for f in folds:
         tr = u.rows_between(f.train_start, f.train_end)
@@ -61,11 +67,20 @@ def pooled_oof(u, folds, cfg: GBMConfig, seeds, horizons) -> tuple[dict, float]:
     seconds = time.perf_counter() - t0
     p, r = np.concatenate(preds), np.concatenate(rows)
     dates = u.timestamps[r]
-    out = {}
+    out, daily = {}, {}
     for h in horizons:
         j = u.horizons.index(h)
         out[h] = ic_summary(p[:, j], u.ret[r, j], dates, h, n_boot=500)
-    return out, seconds
+        ok = np.isfinite(p[:, j]) & np.isfinite(u.ret[r, j])
+        daily[h] = per_date_rank_ic(p[ok, j], u.ret[r, j][ok], dates[ok], min_names=3).dropna()
+    return out, daily, seconds
+
+
+def paired(daily: pd.Series, ref: pd.Series) -> tuple[float, float, float]:
+    """Mean per-date IC difference on the shared dates and its block-bootstrap 95 % CI."""
+    d = (daily - ref).dropna()
+    lo, hi = ratio_ci(d.to_numpy(), np.ones(len(d)), d.index.to_numpy(), n_boot=1000)
+    return float(d.mean()), lo, hi
 
 
 def main() -> None:
@@ -73,7 +88,8 @@ def main() -> None:
     ap.add_argument("--run", required=True, help="a run directory whose data stage has run")
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--horizons", default="3,5,10")
-    ap.add_argument("--seeds", default="0")
+    ap.add_argument("--seeds", default="0", help="seeds averaged inside one fit")
+    ap.add_argument("--seed-runs", default="", help="seeds fitted one by one: 0,1,2")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default="gbm_variants.csv")
     args = ap.parse_args()
@@ -83,24 +99,52 @@ def main() -> None:
     u, folds = data.universe, data.calendar.folds
     horizons = [int(h) for h in args.horizons.split(",")]
     seeds = tuple(int(s) for s in args.seeds.split(","))
-    rows = []
-    for name in args.variants.split(","):
+    runs = [(int(s),) for s in args.seed_runs.split(",")] if args.seed_runs else [seeds]
+    rows, daily = [], {}  # daily[(variant, seeds)][h]: per-date IC series
+    names = args.variants.split(",")
+    for name in names:
         gcfg = replace(GBMConfig.preset("small", num_threads=args.threads), **VARIANTS[name])
-        res, seconds = pooled_oof(u, folds, gcfg, seeds, horizons)
-        row = {"variant": name, "minutes": seconds / 60}
-        for h, s in res.items():
-            lo, hi = s.get("date_rank_ic_ci", (np.nan, np.nan))
-            row |= {f"ic_{h}": s["date_rank_ic"], f"t_{h}": s["date_rank_ic_nw_t"]}
-            row |= {f"ci_{h}": f"[{lo:+.4f}, {hi:+.4f}]"}
-        rows.append(row)
-        print(pd.DataFrame([row]).to_string(index=False, float_format="%.4f"), flush=True)
-        pd.DataFrame(rows).to_csv(args.out, index=False)
+        for run_seeds in runs:
+            res, daily[name, run_seeds], seconds = pooled_oof(u, folds, gcfg, run_seeds, horizons)
+            row = {"variant": name, "seeds": ",".join(map(str, run_seeds)), "minutes": seconds / 60}
+            for h, s in res.items():
+                lo, hi = s.get("date_rank_ic_ci", (np.nan, np.nan))
+                row |= {f"ic_{h}": s["date_rank_ic"], f"t_{h}": s["date_rank_ic_nw_t"]}
+                row |= {f"ci_{h}": f"[{lo:+.4f}, {hi:+.4f}]"}
+                if name != names[0]:
+                    row |= _diff_cells(h, daily[name, run_seeds][h], daily[names[0], run_seeds][h])
+            rows.append(row)
+            print(pd.DataFrame([row]).to_string(index=False, float_format="%.4f"), flush=True)
+            pd.DataFrame(rows).to_csv(args.out, index=False)
+        if name != names[0] and len(runs) > 1:  # over all seeds: per-date differences averaged
+            row = {"variant": name, "seeds": f"all {len(runs)}"}
+            for h in horizons:
+                row |= _diff_cells(h, _seed_mean(daily, name, runs, h),
+                                   _seed_mean(daily, names[0], runs, h))  # fmt: skip
+            rows.append(row)
+            pd.DataFrame(rows).to_csv(args.out, index=False)
     print(markdown(pd.DataFrame(rows)))
+
+
+def _seed_mean(daily: dict, name: str, runs: list, h: int) -> pd.Series:
+    """Per-date IC of a variant averaged over its seed runs."""
+    return pd.concat([daily[name, r][h] for r in runs], axis=1).mean(axis=1)
+
+
+def _diff_cells(h: int, daily: pd.Series, ref: pd.Series) -> dict:
+    d, lo, hi = paired(daily, ref)
+    return {f"diff_{h}": d, f"diff_ci_{h}": f"[{lo:+.4f}, {hi:+.4f}]"}
 
 
 def markdown(frame: pd.DataFrame) -> str:
     """A markdown table (no extra dependency), floats to 4 places."""
-    cells = frame.map(lambda v: f"{v:.4f}" if isinstance(v, float) else str(v))
+
+    def cell(v) -> str:
+        if isinstance(v, float):
+            return "" if v != v else f"{v:.4f}"
+        return "" if v is None else str(v)
+
+    cells = frame.map(cell)
     lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
     lines += ["| " + " | ".join(r) + " |" for r in cells.to_numpy().tolist()]
     return "\n".join(lines)

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import optuna
@@ -139,3 +140,17 @@ def test_baseline_runs_the_untouched_config_at_the_first_trials_seeds(setup):
     pd.testing.assert_frame_equal(table, again)
     assert oof.stat().st_mtime_ns == stamp
     assert (tmp / "base" / "baseline.csv").exists()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs" / "spaces").glob("*.yaml")), ids=str)
+def test_shipped_spaces_load_and_name_real_config_keys(path, tmp_path):
+    space = load_space(path)
+    values = {k: (s["choices"][0] if s["type"] == "categorical" else s["low"])
+              for k, s in space.items()}  # fmt: skip
+    spec = TuneSpec(config=ROOT / "configs" / "daily100_cs.yaml", space=space, trials=1,
+                    storage="sqlite://", study_name="x", out_dir=tmp_path)  # fmt: skip
+    cfg = make_config(spec, values, seed=0)  # an unknown key fails here, as `--set` would
+    assert space and cfg.seed == 0
