@@ -1,4 +1,5 @@
-"""An Optuna study over a config: each trial samples the space, varies the seed, runs the
+"""An Optuna study over a config: each trial samples the space, varies the models' seed (the
+local embedding's stays pinned to the study's base seed, so trials share it), runs the
 `data` and `deep` stages on the validation folds only (`oof_only`) in its own run directory,
 reports its out-of-fold score after every fold (the median pruner stops trials that trail),
 and returns the objective. The study lives in SQLite by default: a killed search resumes where
