@@ -15,6 +15,7 @@ import torch
 from tradeformer.config import ExperimentConfig, model_training
 from tradeformer.dataset.calendar import Fold
 from tradeformer.dataset.universe import Scaler, Universe
+from tradeformer.execution.memory import trim_heap
 from tradeformer.models import build_model
 from tradeformer.models.registry import model_spec
 from tradeformer.models.seeds import SeedAverage
@@ -112,6 +113,7 @@ def fit_fold_models(
             progress=progress,
             label=f"fold {fold.index} {name}",
         )
+        trim_heap()  # the fit's freed memory (a booster's bins, a network's steps)
         preds[name] = predict(model, u, va, cfg.training.lookback, scaler)
         members[name] = (cfg.member_kind(name), model)
         log.log(

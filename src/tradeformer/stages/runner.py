@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 from tradeformer.errors import ConfigError
+from tradeformer.execution.memory import trim_heap
 from tradeformer.stages import bundle, data, deep, evaluate, report, veto
 from tradeformer.stages.context import RunContext
 from tradeformer.training.distributed import barrier, rank_and_world
@@ -49,6 +50,7 @@ def run_stages(ctx: RunContext, stages: tuple[str, ...]) -> dict[str, float]:
         if world == 1 or name in ALL_RANKS or rank == 0:
             STAGES[name](ctx)
         barrier()
+        trim_heap(collect=True)  # the stage's freed temporaries go back to the OS
         seconds[name] = time.perf_counter() - t0
         log.info("stage %s done in %.1f s", name, seconds[name])
     return seconds

@@ -32,6 +32,7 @@ from torch import nn
 from tradeformer.config import TrainingConfig
 from tradeformer.dataset.cross_section import date_codes
 from tradeformer.dataset.universe import Scaler, Universe
+from tradeformer.execution.memory import trim_heap
 from tradeformer.training.batching import epoch_batches, validation_rows
 from tradeformer.training.checkpoints import resume, save_checkpoint, write_history
 from tradeformer.training.devices import (
@@ -101,6 +102,7 @@ def train_model(
             synchronize(device)
             t_train = time.perf_counter() - t0
             bar.remove_task(task)
+            trim_heap()  # an epoch's freed batches: back to the OS, not held to the end
             val = evaluate_loss(model, inputs, val_eval, u.y_ret, codes, cfg, device)
             history.append(
                 {

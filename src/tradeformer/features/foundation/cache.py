@@ -23,6 +23,7 @@ from tradeformer.data.schema import TIMESTAMP, to_ns
 from tradeformer.data.store import BarStore, frame_fingerprint, safe_name
 from tradeformer.errors import ConfigError, NotFoundError
 from tradeformer.execution import Engine
+from tradeformer.execution.memory import trim_heap
 from tradeformer.features.foundation.base import EmbeddingBackend, NoEmbedding
 from tradeformer.features.windows import OHLCV, gather, valid_ends
 
@@ -199,6 +200,7 @@ def _embed_plan(plan, model, manifest, lookback, batch_size, progress, engine=No
             for s, b, st, path in todo:
                 job = (s, b, st, path, lookback, batch_size)
                 results.append(_embed_symbol(job, model, lambda k: bar.advance(task, k)))
+                trim_heap()  # the symbol's freed batches (else held: GBs over a universe)
     for s, entry, _ in results:
         manifest["symbols"][s] = entry
     return sum(r[2] for r in results)

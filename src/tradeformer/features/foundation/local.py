@@ -22,6 +22,7 @@ from rich.progress import Progress
 from torch import nn
 
 from tradeformer.errors import ConfigError
+from tradeformer.execution.memory import trim_heap
 from tradeformer.features.foundation.base import EMBED_DIM, EmbeddingBackend
 from tradeformer.features.windows import gather, relative_ohlcv
 
@@ -201,6 +202,7 @@ class LocalBackend(EmbeddingBackend):
                 sched.step()
                 if step % 100 == 0 or step == c.steps - 1:
                     history.append((step, float(loss.detach())))
+                    trim_heap()  # freed batches back to the OS (glibc keeps them)
                 bar.advance(task)
         meta = {"train_loss": history[-1][1], "history": history}
         if heldout is not None:
