@@ -8,6 +8,9 @@ the bars after t + h are altered; both when a symbol whose first bar comes after
 
 from __future__ import annotations
 
+import mmap
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +20,8 @@ from scipy.stats import rankdata
 
 from tradeformer.config import NormalizationConfig, TargetConfig
 from tradeformer.data import load_sample
-from tradeformer.dataset.arrays import ArrayStore
+from tradeformer.dataset import cross_section
+from tradeformer.dataset.arrays import ArrayStore, release
 from tradeformer.dataset.cross_section import (
     MARKET_COLUMNS,
     above_date_median,
@@ -76,6 +80,58 @@ def test_cs_zscore_demean_and_median_match_numpy_per_date():
             exp_up = np.where(ok, (v > med) * 1.0, np.nan)
             np.testing.assert_array_equal(up[codes == d, j], exp_up)
     assert np.all(z[codes == 7, 0][np.isfinite(x[codes == 7, 0])] == 0)
+
+
+def test_cs_zscore_in_row_blocks_equals_one_block(monkeypatch):
+    x, codes = _random_panel(2, n=3000, k=5)
+    whole = cs_zscore(x, codes)
+    monkeypatch.setattr(cross_section, "_CHUNK_BYTES", 8 * 5 * 97)  # blocks of 97 rows
+    np.testing.assert_allclose(cs_zscore(x, codes), whole, atol=1e-12)
+    np.testing.assert_allclose(cs_zscore(x[:, 1], codes), whole[:, 1], atol=1e-12)
+
+
+def _rss_file_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssFile:"):
+            return int(line.split()[1])
+    raise RuntimeError("no RssFile")
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self/status").exists() or not hasattr(mmap, "MADV_DONTNEED"),
+    reason="needs Linux /proc and madvise",
+)
+def test_cs_zscore_of_a_memory_map_keeps_few_of_its_pages_resident(tmp_path, monkeypatch):
+    """A (64 MiB in, 64 MiB out) z-score between memory maps: the mapped pages resident at
+    any moment (sampled from another thread) stay far under either file's size."""
+    n, k = 1 << 16, 512
+    rng = np.random.default_rng(0)
+    codes = np.sort(rng.integers(0, 500, size=n))[rng.permutation(n)]
+    x = np.lib.format.open_memmap(tmp_path / "x.npy", "w+", "float16", (n, k))
+    for a in range(0, n, 4096):
+        x[a : a + 4096] = rng.normal(size=(4096, k))
+        release(x)
+    out = np.lib.format.open_memmap(tmp_path / "z.npy", "w+", "float16", (n, k))
+    release(out)
+    monkeypatch.setattr(cross_section, "_CHUNK_BYTES", 1 << 23)  # blocks of 2,048 rows
+    base, peak, done = _rss_file_kib(), [0], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_file_kib() - base)
+            time.sleep(0.001)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        cs_zscore(x, codes, out=out)
+    finally:
+        done.set()
+        sampler.join()
+    file_kib = n * k * 2 // 1024
+    assert peak[0] < file_kib // 4, (peak[0], file_kib)
+    ref = cs_zscore(np.asarray(x[:, :8], dtype="float64"), codes)
+    np.testing.assert_allclose(np.asarray(out[:, :8], dtype="float64"), ref, atol=2e-3, rtol=2e-3)
 
 
 def test_robust_scaler_uses_median_and_iqr():
