@@ -12,6 +12,11 @@ per horizon. For k = 1..K seeds, the average of the first k seeds' forecasts is 
 Usage: python benchmarks/network_budget.py --run R --member timeformer
        [--budgets 120000x3,allx3] [--seeds 0,1,2,3,4] [--horizons 3,5,10] [--threads 2]
        [--folds 0,1,2] [--set normalization.price_summaries=true] [--out budget.csv]
+       [--save DIR] [--against DIR]
+--save writes each seed's pooled validation forecasts (DIR/<budget>_seed<s>.npy); --against
+DIR pairs this run's average over its seeds with the average of DIR's forecasts of the same
+seeds (a variant against the config, same folds and seeds): the difference in per-date rank
+IC with a 20-date block-bootstrap CI, per horizon.
 """
 
 from __future__ import annotations
@@ -32,7 +37,9 @@ from tradeformer.dataset.prepare import open_prepared
 from tradeformer.dataset.universe import Scaler
 from tradeformer.evaluation.cross_section import ic_summary
 from tradeformer.evaluation.evaluate import load_run_config
+from tradeformer.evaluation.metrics import block_bootstrap_indices, percentile_interval
 from tradeformer.stages.deep import fit_member
+from tradeformer.stats.ranking import per_date_rank_ic
 from tradeformer.training.prediction import predict
 
 
@@ -77,6 +84,25 @@ def score(u, rows, pred, horizons) -> dict:
     return row
 
 
+def paired(u, rows, ours: np.ndarray, theirs: np.ndarray, horizons) -> pd.DataFrame:
+    """Per horizon: our per-date rank IC minus theirs on the same dates, with its CI."""
+    dates, out = u.timestamps[rows], []
+    for h in horizons:
+        j = u.horizons.index(h)
+        ok = np.isfinite(u.ret[rows, j])
+        ics = [
+            per_date_rank_ic(p[ok, j], u.ret[rows, j][ok], dates[ok]).dropna()
+            for p in (ours, theirs)
+        ]
+        a, b = ics[0].align(ics[1], join="inner")
+        d = (a - b).to_numpy()
+        idx = block_bootstrap_indices(len(d), 1000, 20, np.random.default_rng(0))
+        lo, hi = percentile_interval(d[idx].mean(1))
+        row = {"h": h, "ours": a.mean(), "theirs": b.mean(), "difference": d.mean()}
+        out.append(row | {"ci": f"[{lo:+.4f}, {hi:+.4f}]"})
+    return pd.DataFrame(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", required=True, help="a run directory whose data stage has run")
@@ -88,6 +114,8 @@ def main() -> None:
     ap.add_argument("--folds", default="", help="comma list of fold indices (default: all)")
     ap.add_argument("--set", action="append", default=[], help="config key=value (repeatable)")
     ap.add_argument("--out", default="network_budget.csv")
+    ap.add_argument("--save", default="", help="folder for each seed's forecasts (.npy)")
+    ap.add_argument("--against", default="", help="a --save folder of the same seeds")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
@@ -131,6 +159,9 @@ def main() -> None:
                 pred, epochs = fold_predictions(cfg, data, args.member, seed, Path(tmp), folds)
             minutes += (time.perf_counter() - t0) / 60
             runs.append(pred)
+            if args.save:
+                Path(args.save).mkdir(parents=True, exist_ok=True)
+                np.save(Path(args.save) / f"{budget}_seed{seed}.npy", pred)
             one = {"member": args.member, "budget": budget, "seeds": f"seed {seed}"}
             one |= {"epochs_kept": str(epochs), "minutes": minutes if i == 0 else np.nan}
             table.append(one | score(u, rows, pred, horizons))
@@ -141,6 +172,11 @@ def main() -> None:
                 table.append(avg | score(u, rows, np.mean(runs, axis=0), horizons))
                 print(pd.DataFrame([table[-1]]).to_string(index=False), flush=True)
             pd.DataFrame(table).to_csv(args.out, index=False)
+        if args.against:
+            theirs = [np.load(next(Path(args.against).glob(f"*_seed{s}.npy"))) for s in seeds]
+            diff = paired(u, rows, np.mean(runs, axis=0), np.mean(theirs, axis=0), horizons)
+            print(f"{budget}, seeds {seeds} averaged, against {args.against}:")
+            print(diff.to_string(index=False), flush=True)
     frame = pd.DataFrame(table)
     cells = frame.map(lambda v: f"{v:.4f}" if isinstance(v, float) else str(v))
     print("| " + " | ".join(frame.columns) + " |\n|" + "---|" * len(frame.columns))
