@@ -45,6 +45,13 @@ def test_no_signal_universe_gives_rank_ic_intervals_that_include_zero(cs_run):
             lo, hi = block[name]["date_rank_ic_ci"]
             assert lo < 0 < hi, (h, name, block[name]["date_rank_ic"])
             assert abs(block[name]["date_rank_ic_nw_t"]) < 3
+    for h, block in ev["cross_section"]["ensemble_vs_baselines"].items():
+        assert set(block) == {"classical_lgbm_xs", "xs_lgbm_full"}
+        for name, d in block.items():  # paired on the same rows as the two scorecards
+            assert d["ours"] == pytest.approx(xs[h]["ensemble"]["date_rank_ic"])
+            assert d["theirs"] == pytest.approx(xs[h][name]["date_rank_ic"])
+            lo, hi = d["difference_ci"]
+            assert lo < d["difference"] < hi
     veto = ev["cross_section"]["veto"]
     assert 0.1 < veto["coverage"] < 0.6  # chosen on validation rows for 30 %
     assert abs(veto["base_rate_kept"] - 0.5) < 0.1  # above-median share of the kept rows
@@ -106,6 +113,7 @@ def test_report_shows_the_cross_sectional_scorecard(cs_run):
     md = (page.parent / "summary.md").read_text()
     assert "Cross-sectional signal" in md and "LightGBM xs (context + market" in md
     assert "Random veto, same coverage" in md
+    assert "The ensemble against the xs LightGBMs (paired, same rows)" in md
     assert f"{ev['cross_section']['by_horizon']['3']['ensemble']['date_rank_ic']:.4f}" in md
 
 
@@ -203,6 +211,8 @@ def test_out_of_universe_evaluation_on_the_training_data_equals_the_test_predict
     assert {"timeformer", "tft", "gbm", "ensemble", "xs_lgbm_full"} <= set(card)
     md = (tmp_path / "summary.md").read_text()
     assert "| LightGBM ranker |" in md and "| TimeFormer-XL |" in md
+    assert "The ensemble minus the xs LightGBM, paired" in md
+    assert set(res["cross_section"]["ensemble_vs_baselines"]["5"]) == {"xs_lgbm_full"}
 
 
 def test_cli_evaluates_a_bundle_on_other_data(cs_run, tmp_path):

@@ -89,6 +89,7 @@ def print_results(m: dict) -> None:
 
 def print_evaluation(ev: dict) -> None:
     from tradeformer.evaluation.summary import (
+        baseline_difference_table,
         cross_section_table,
         ensemble_table,
         model_table,
@@ -100,6 +101,8 @@ def print_evaluation(ev: dict) -> None:
     tables.append(("individual models and baselines, same rows", model_table(ev)))
     if ev.get("cross_section"):
         tables.append(("cross-sectional signal, same rows", cross_section_table(ev)))
+        paired = baseline_difference_table(ev)
+        tables.append(("the ensemble against the xs LightGBMs, paired", paired))
         tables.append(("the veto as meta-labelling", veto_table(ev)))
     if ev.get("ablations"):
         tables.append(("improvement sources (ablations)", sources_table(ev)))

@@ -26,6 +26,7 @@ from tradeformer.errors import StageError
 from tradeformer.evaluation.summary import (
     SPEC_MEMBERS,
     backtest_table,
+    baseline_difference_table,
     cross_section_table,
     ensemble_table,
     markdown,
@@ -401,6 +402,8 @@ def render_report(run_dir: str | Path) -> Path:
     ]
     if ev.get("cross_section"):
         tables.append(("Cross-sectional signal (same rows)", cross_section_table(ev)))
+        paired = baseline_difference_table(ev)
+        tables.append(("The ensemble against the xs LightGBMs (paired, same rows)", paired))
         tables.append(("The veto as meta-labelling (ensemble horizon)", veto_table(ev)))
     if ev.get("ablations"):
         tables.append(("Improvement sources: spec vs measured (ablations)", sources_table(ev)))
