@@ -55,16 +55,20 @@ def ic_summary(
     """Mean per-date rank IC, its NW t-statistic and block-bootstrap CI, and the ICIR."""
     m = np.isfinite(score) & np.isfinite(realized)
     daily = per_date_rank_ic(score[m], realized[m], dates[m], min_names=min_names).dropna()
-    out = {
-        "n_dates": len(daily),
-        "date_rank_ic": float(daily.mean()) if len(daily) else float("nan"),
-        "date_rank_ic_nw_t": newey_west_t(daily.to_numpy(), horizon),
-        "icir": float(daily.mean() / daily.std()) if len(daily) > 2 else float("nan"),
-        "share_positive": float((daily > 0).mean()) if len(daily) else float("nan"),
-    }
-    if len(daily) > 1 and n_boot > 0:
-        v = daily.to_numpy()
-        out["date_rank_ic_ci"] = ratio_ci(v, np.ones(len(v)), daily.index, n_boot=n_boot)
+    out = {"n_dates": len(daily)} | daily_mean(daily, horizon, n_boot, "date_rank_ic")
+    out["icir"] = float(daily.mean() / daily.std()) if len(daily) > 2 else float("nan")
+    out["share_positive"] = float((daily > 0).mean()) if len(daily) else float("nan")
+    return out
+
+
+def daily_mean(daily: pd.Series, horizon: int, n_boot: int, key: str) -> dict:
+    """`key`: the mean of a per-date series; `key`_nw_t: its NW t (h lags); `key`_ci: its
+    20-date block-bootstrap CI (two dates or more)."""
+    v = daily.to_numpy()
+    out = {key: float(v.mean()) if len(v) else float("nan")}
+    out[f"{key}_nw_t"] = newey_west_t(v, horizon)
+    if len(v) > 1 and n_boot > 0:
+        out[f"{key}_ci"] = ratio_ci(v, np.ones(len(v)), daily.index, n_boot=n_boot)
     return out
 
 
@@ -87,17 +91,8 @@ def paired_ic_difference(
     ]
     a, b = ics[0].align(ics[1], join="inner")
     d = (a - b).dropna()
-    out = {
-        "n_dates": len(d),
-        "ours": float(a[d.index].mean()) if len(d) else float("nan"),
-        "theirs": float(b[d.index].mean()) if len(d) else float("nan"),
-        "difference": float(d.mean()) if len(d) else float("nan"),
-        "difference_nw_t": newey_west_t(d.to_numpy(), horizon),
-    }
-    if len(d) > 1 and n_boot > 0:
-        v = d.to_numpy()
-        out["difference_ci"] = ratio_ci(v, np.ones(len(v)), d.index, n_boot=n_boot)
-    return out
+    out = {"n_dates": len(d), "ours": float(a[d.index].mean()), "theirs": float(b[d.index].mean())}
+    return out | daily_mean(d, horizon, n_boot, "difference")
 
 
 def long_short(

@@ -30,6 +30,7 @@ from tradeformer.errors import InputError
 from tradeformer.evaluation.baselines import classical_lgbm
 from tradeformer.evaluation.cross_section import baseline_features, evaluate_cross_section
 from tradeformer.evaluation.evaluate import json_default
+from tradeformer.evaluation.summary import baseline_difference_table, markdown
 from tradeformer.features.foundation.cache import build_embeddings
 from tradeformer.features.pipeline import build_features
 from tradeformer.inference.predictor import Predictor
@@ -257,20 +258,10 @@ def summary_markdown(result: dict, members: list[str]) -> str:
             title = xs["names"].get(name, name)
             lines.append(_row(title, card))
         lines.append("")
-    vs = xs.get("ensemble_vs_baselines") or {}
-    if any(vs.values()):
+    head, rows = baseline_difference_table(result)
+    if rows:
         lines += ["## The ensemble minus the xs LightGBM, paired on the same rows", ""]
-        lines += ["| h | baseline | ensemble | baseline | difference [95% CI] | NW t |"]
-        lines += ["|---|---|---|---|---|---|"]
-        for h, block in vs.items():
-            for name, d in block.items():
-                lo, hi = d.get("difference_ci", (float("nan"), float("nan")))
-                lines.append(
-                    f"| {h} | {xs['names'].get(name, name)} | {d['ours']:+.4f} | "
-                    f"{d['theirs']:+.4f} | {d['difference']:+.4f} [{lo:+.4f}, {hi:+.4f}] | "
-                    f"{d['difference_nw_t']:.2f} |"
-                )
-        lines.append("")
+        lines += [markdown(head, rows), ""]
     v = xs["veto"]
     if "accuracy_kept" in v:
         lines.append(
