@@ -23,24 +23,7 @@ from tradeformer.dataset.summaries import price_summaries
 from tradeformer.evaluation.backtest import run_backtest, sharpe_ci
 from tradeformer.evaluation.baselines import cross_sectional_signal
 from tradeformer.evaluation.metrics import per_date_rank_ic, ratio_ci
-
-
-def newey_west_t(x: np.ndarray, lags: int) -> float:
-    """t-statistic of mean(x) with the Newey-West (Bartlett kernel) long-run variance over
-    `lags` autocovariances, without a small-sample correction (statsmodels' OLS on a constant
-    with cov_type="HAC", use_correction=False gives the same number)."""
-    x = np.asarray(x, float)
-    x = x[np.isfinite(x)]
-    n = len(x)
-    if n < max(3, lags + 2):
-        return float("nan")
-    e = x - x.mean()
-    lrv = e @ e / n
-    for lag in range(1, lags + 1):
-        lrv += 2.0 * (1.0 - lag / (lags + 1.0)) * (e[lag:] @ e[:-lag]) / n
-    if lrv <= 0:
-        return float("nan")
-    return float(x.mean() / np.sqrt(lrv / n))
+from tradeformer.stats.newey_west import newey_west_t
 
 
 def ic_summary(

@@ -17,7 +17,7 @@ import pandas as pd
 
 from tradeformer.evaluation.backtest import run_backtest
 from tradeformer.evaluation.baselines import cross_sectional_signal
-from tradeformer.evaluation.cross_section import newey_west_t
+from tradeformer.stats.newey_west import newey_west_t
 from tradeformer.stats.ranking import per_date_rank_ic
 
 QUANTILES = 5

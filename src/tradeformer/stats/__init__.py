@@ -1,1 +1,1 @@
-"""Statistics shared by every stage (`ranking`)."""
+"""Statistics shared by every stage (`ranking`, `newey_west`)."""
