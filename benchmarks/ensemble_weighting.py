@@ -6,8 +6,10 @@ applied to every horizon) on the same dates, with a 20-date block-bootstrap CI.
 
 Rules: `shipped`; `per_horizon` (weights from each horizon's own OOF ICs); `equal`;
 `icir` (weights proportional to each member's positive per-date IC mean / sd, per horizon);
-`significant` (per-horizon IC weights, members whose NW t is under 2 weigh 0); `best` (the
-member with the highest OOF IC at that horizon alone).
+`significant` (per-horizon IC weights, members whose NW t is under 2 weigh 0; none over 2:
+the per-horizon IC weights); `oof_significant` (the library's `ensemble.weighting:
+oof_significant`: the same gate at the ensemble horizon, its weights applied to every
+horizon); `best` (the member with the highest OOF IC at that horizon alone).
 
 Usage: python benchmarks/ensemble_weighting.py --run R [--out weighting.csv]
 (R: a run whose deep stage has run, i.e. that holds oof.parquet).
@@ -23,11 +25,12 @@ import pandas as pd
 import yaml
 
 from tradeformer.dataset.cross_section import cs_rank, date_codes
-from tradeformer.evaluation.cross_section import newey_west_t
 from tradeformer.evaluation.metrics import block_bootstrap_indices, percentile_interval
+from tradeformer.stats.newey_west import newey_west_t
 from tradeformer.stats.ranking import per_date_rank_ic
+from tradeformer.training.weights import significant_weights
 
-RULES = ("shipped", "per_horizon", "equal", "icir", "significant", "best")
+RULES = ("shipped", "per_horizon", "equal", "icir", "significant", "oof_significant", "best")
 
 
 def member_stats(oof: pd.DataFrame, members: list[str], h: int) -> pd.DataFrame:
@@ -58,8 +61,10 @@ def rule_weights(rule: str, stats: dict[int, pd.DataFrame], h: int, h0: int) -> 
         return normalise(pd.Series(1.0, index=s.index))
     if rule == "icir":
         return normalise(s["icir"])
-    if rule == "significant":
-        return normalise(s["ic"].where(s["t"] >= 2.0, 0.0))
+    if rule in ("significant", "oof_significant"):
+        at = s if rule == "significant" else stats[h0]
+        gate = {m: {"ic": at.loc[m, "ic"], "t": at.loc[m, "t"]} for m in at.index}
+        return pd.Series(significant_weights(gate, 2.0))
     if rule == "best":
         return (s["ic"] == s["ic"].max()).astype(float)
     raise ValueError(rule)

@@ -222,8 +222,11 @@ class EnsembleConfig(_Strict):
     # fixed: `weights` and `average` as written (the spec's); oof_rank_ic: each member's weight
     # proportional to its mean per-date rank IC on the out-of-fold (validation) rows at
     # `horizon` (negative ICs weigh 0; all <= 0: equal weights), set by the veto stage and
-    # written back into the run's config.yaml (never chosen on the test period)
-    weighting: Literal["fixed", "oof_rank_ic"] = "fixed"
+    # written back into the run's config.yaml (never chosen on the test period);
+    # oof_significant: the same, members whose daily OOF ICs have a Newey-West t under `min_t`
+    # weigh 0 (none clears it: the oof_rank_ic weights)
+    weighting: Literal["fixed", "oof_rank_ic", "oof_significant"] = "fixed"
+    min_t: float = Field(2.0, gt=0.0)
 
     @model_validator(mode="before")
     @classmethod

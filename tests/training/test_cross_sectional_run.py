@@ -177,6 +177,7 @@ def test_ensemble_weights_come_from_the_oof_rank_ics(cs_run):
     record = json.loads((run / "ensemble_weights.json").read_text())
     ics, weights = record["oof_rank_ic"], record["weights"]
     assert set(ics) == {"timeformer", "tft", "gbm"} and record["average"] == 0.0
+    assert set(record["oof_rank_ic_nw_t"]) == set(ics)  # the t that oof_significant gates on
     assert sum(weights.values()) == pytest.approx(1.0)
     positive = {m: max(v, 0.0) for m, v in ics.items()}
     for m, w in weights.items():  # proportional to max(IC, 0) (equal when none is > 0)

@@ -24,7 +24,7 @@ from tradeformer.training.veto import (
     veto_features,
     veto_labels,
 )
-from tradeformer.training.weights import oof_rank_ics, resolve_weights
+from tradeformer.training.weights import oof_rank_ic_stats, resolve_weights
 
 VETO_RECORD = "veto/veto.json"
 
@@ -46,12 +46,12 @@ def _predict_in_chunks(booster, features, rows, preds, best, chunk: int = 1 << 1
 
 
 def choose_weights(ctx: RunContext, folds, codes: np.ndarray) -> dict:
-    """Each member's OOF rank IC at the ensemble horizon, and (weighting oof_rank_ic) the
-    weights they give, written into ensemble_weights.json and the run's config.yaml; the
-    context's config carries them to every later stage."""
+    """Each member's OOF rank IC at the ensemble horizon with its NW t, and (weighting
+    oof_rank_ic / oof_significant) the weights they give, written into ensemble_weights.json
+    and the run's config.yaml; the context's config carries them to every later stage."""
     u, hi = ctx.data.universe, ctx.horizon_index
-    ics = oof_rank_ics(folds, u.y_ret, codes, hi)
-    ens = resolve_weights(ctx.cfg.ensemble, ics)
+    stats = oof_rank_ic_stats(folds, u.y_ret, codes, hi, lags=ctx.cfg.ensemble.horizon)
+    ens = resolve_weights(ctx.cfg.ensemble, stats)
     if ens is not ctx.cfg.ensemble:
         ctx.cfg = ctx.cfg.model_copy(update={"ensemble": ens})
         dump = yaml.safe_dump(ctx.cfg.model_dump(mode="json"), sort_keys=False)
@@ -59,7 +59,8 @@ def choose_weights(ctx: RunContext, folds, codes: np.ndarray) -> dict:
     record = {
         "weighting": ens.weighting,
         "horizon": ens.horizon,
-        "oof_rank_ic": ics,
+        "oof_rank_ic": {m: s["ic"] for m, s in stats.items()},
+        "oof_rank_ic_nw_t": {m: s["t"] if np.isfinite(s["t"]) else None for m, s in stats.items()},
         "weights": ens.weights,
         "average": ens.average,
     }

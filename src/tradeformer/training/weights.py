@@ -1,30 +1,40 @@
-"""Ensemble weights chosen on out-of-fold predictions: each member's weight proportional to
-its mean per-date rank IC on the validation rows of every fold (rows no member was trained
-on), at the ensemble's horizon. Negative ICs weigh nothing; when no member is above 0 the
-members are weighed equally. The test period is never read."""
+"""Ensemble weights chosen on out-of-fold predictions, from each member's per-date rank IC on
+the validation rows of every fold (rows no member was trained on), at the ensemble's horizon.
+The test period is never read.
+
+- `oof_rank_ic`: weights proportional to each member's mean OOF rank IC (negative ICs weigh
+  nothing; when no member is above 0 the members are weighed equally);
+- `oof_significant`: the same, but a member whose daily OOF ICs have a Newey-West t under
+  `min_t` weighs nothing (a member indistinguishable from noise adds only noise to a rank
+  average); when no member clears it, the `oof_rank_ic` weights.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from tradeformer.config import EnsembleConfig
+from tradeformer.stats.newey_west import newey_west_t
 from tradeformer.stats.ranking import per_date_rank_ic
 
 
-def oof_rank_ics(
+def oof_rank_ic_stats(
     folds: list[tuple[int, np.ndarray, dict]],
     target: np.ndarray,
     codes: np.ndarray,
     horizon_index: int,
-) -> dict[str, float]:
-    """{member: mean per-date rank IC of its OOF `ret` forecasts against `target`}."""
+    lags: int,
+) -> dict[str, dict[str, float]]:
+    """{member: {"ic": mean per-date rank IC of its OOF `ret` forecasts against `target`,
+    "t": its Newey-West t over `lags` lags (the horizon: overlapping labels)}}."""
     rows = np.concatenate([r for _, r, _ in folds])
-    members = list(folds[0][2])
     out = {}
-    for m in members:
+    for m in folds[0][2]:
         pred = np.concatenate([p[m]["ret"][:, horizon_index] for _, _, p in folds])
-        ic = per_date_rank_ic(pred, target[rows, horizon_index], codes[rows]).mean()
-        out[m] = float(ic) if np.isfinite(ic) else 0.0
+        daily = per_date_rank_ic(pred, target[rows, horizon_index], codes[rows]).dropna()
+        ic = float(daily.mean()) if len(daily) else float("nan")
+        finite = np.isfinite(ic)
+        out[m] = {"ic": ic if finite else 0.0, "t": newey_west_t(daily.to_numpy(), lags)}
     return out
 
 
@@ -37,8 +47,21 @@ def ic_weights(ics: dict[str, float]) -> dict[str, float]:
     return {m: v / total for m, v in pos.items()}
 
 
-def resolve_weights(cfg: EnsembleConfig, ics: dict[str, float]) -> EnsembleConfig:
+def significant_weights(stats: dict[str, dict[str, float]], min_t: float) -> dict[str, float]:
+    """IC weights over the members whose OOF t is at least `min_t` (a NaN t is not); the plain
+    IC weights when none is."""
+    kept = {m: s["ic"] if s["t"] >= min_t else 0.0 for m, s in stats.items()}
+    if not any(v > 0 for v in kept.values()):
+        return ic_weights({m: s["ic"] for m, s in stats.items()})
+    return ic_weights(kept)
+
+
+def resolve_weights(cfg: EnsembleConfig, stats: dict[str, dict[str, float]]) -> EnsembleConfig:
     """The ensemble config with OOF-chosen weights (unchanged when `weighting` is fixed)."""
     if cfg.weighting == "fixed":
         return cfg
-    return cfg.model_copy(update={"weights": ic_weights(ics), "average": 0.0})
+    if cfg.weighting == "oof_significant":
+        weights = significant_weights(stats, cfg.min_t)
+    else:
+        weights = ic_weights({m: s["ic"] for m, s in stats.items()})
+    return cfg.model_copy(update={"weights": weights, "average": 0.0})
