@@ -24,7 +24,7 @@ from tradeformer.training.veto import (
     veto_features,
     veto_labels,
 )
-from tradeformer.training.weights import oof_rank_ic_stats, resolve_weights
+from tradeformer.training.weights import ic_values, oof_rank_ic_stats, resolve_weights
 
 VETO_RECORD = "veto/veto.json"
 
@@ -59,7 +59,7 @@ def choose_weights(ctx: RunContext, folds, codes: np.ndarray) -> dict:
     record = {
         "weighting": ens.weighting,
         "horizon": ens.horizon,
-        "oof_rank_ic": {m: s["ic"] for m, s in stats.items()},
+        "oof_rank_ic": ic_values(stats),
         "oof_rank_ic_nw_t": {m: s["t"] if np.isfinite(s["t"]) else None for m, s in stats.items()},
         "weights": ens.weights,
         "average": ens.average,

@@ -32,10 +32,14 @@ def oof_rank_ic_stats(
     for m in folds[0][2]:
         pred = np.concatenate([p[m]["ret"][:, horizon_index] for _, _, p in folds])
         daily = per_date_rank_ic(pred, target[rows, horizon_index], codes[rows]).dropna()
-        ic = float(daily.mean()) if len(daily) else float("nan")
-        finite = np.isfinite(ic)
-        out[m] = {"ic": ic if finite else 0.0, "t": newey_west_t(daily.to_numpy(), lags)}
+        ic = float(daily.mean()) if len(daily) else 0.0
+        out[m] = {"ic": ic, "t": newey_west_t(daily.to_numpy(), lags)}
     return out
+
+
+def ic_values(stats: dict[str, dict[str, float]]) -> dict[str, float]:
+    """{member: its mean OOF rank IC} of `oof_rank_ic_stats`' answer."""
+    return {m: s["ic"] for m, s in stats.items()}
 
 
 def ic_weights(ics: dict[str, float]) -> dict[str, float]:
@@ -52,7 +56,7 @@ def significant_weights(stats: dict[str, dict[str, float]], min_t: float) -> dic
     IC weights when none is."""
     kept = {m: s["ic"] if s["t"] >= min_t else 0.0 for m, s in stats.items()}
     if not any(v > 0 for v in kept.values()):
-        return ic_weights({m: s["ic"] for m, s in stats.items()})
+        return ic_weights(ic_values(stats))
     return ic_weights(kept)
 
 
@@ -63,5 +67,5 @@ def resolve_weights(cfg: EnsembleConfig, stats: dict[str, dict[str, float]]) -> 
     if cfg.weighting == "oof_significant":
         weights = significant_weights(stats, cfg.min_t)
     else:
-        weights = ic_weights({m: s["ic"] for m, s in stats.items()})
+        weights = ic_weights(ic_values(stats))
     return cfg.model_copy(update={"weights": weights, "average": 0.0})
